@@ -1,0 +1,205 @@
+//! A Sparkling executor: embeds the Ballista executor (task slots, shuffle files,
+//! Arrow Flight on its port) with Sparkling's function library, plan codecs, panic
+//! handling ([`task_guard`]) and an explicit work directory.
+//!
+//! [`run_executor`] runs one executor until its `stop` future resolves or the process
+//! receives SIGINT/SIGTERM; several can run in one process (`sparkling local`).
+
+pub mod task_guard;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use ballista_core::config::TaskSchedulingPolicy;
+use ballista_core::error::BallistaError;
+use ballista_core::utils::{GrpcServerConfig, create_grpc_server};
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_executor::flight_service::BallistaFlightService;
+use ballista_executor::shutdown::Shutdown;
+use futures::FutureExt;
+use futures::future::Shared;
+use sparkling_connectors::{SparklingLogicalCodec, SparklingPhysicalCodec, functions};
+
+use crate::task_guard::TaskGuardEngine;
+
+/// Largest gRPC message (plans, task definitions, Flight batches) executors accept.
+pub const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
+
+/// Seconds between executor heartbeats; the scheduler declares an executor lost after
+/// a few missed ones.
+pub const HEARTBEAT_INTERVAL_SECONDS: u64 = 2;
+
+/// How an executor is started.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// Scheduler host.
+    pub scheduler_host: String,
+    /// Scheduler gRPC port (50050 by default).
+    pub scheduler_port: u16,
+    /// Address the Flight and task servers bind (an IP address).
+    pub bind: String,
+    /// Host name other processes use to reach this executor; the bind address if unset.
+    pub external_host: Option<String>,
+    /// Arrow Flight port (shuffle and results).
+    pub port: u16,
+    /// Port of the task-launch gRPC server (scheduler pushes tasks here).
+    pub grpc_port: u16,
+    /// Concurrent task slots.
+    pub slots: usize,
+    /// Directory for shuffle files and spills; created if missing.
+    pub work_dir: PathBuf,
+}
+
+/// Errors starting or running an executor.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    /// The work directory could not be created.
+    #[error("cannot create work directory {path}: {source}")]
+    WorkDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The bind address is not an IP address.
+    #[error("--bind must be an IP address, got {0:?}")]
+    Bind(String),
+    /// Ballista reported an error (e.g. the scheduler is unreachable).
+    #[error("{0}")]
+    Ballista(#[from] BallistaError),
+}
+
+/// Runs an executor until `stop` resolves or the process gets SIGINT/SIGTERM.
+///
+/// On stop the executor tells the scheduler it is terminating, waits for running tasks
+/// (at most `drain_timeout`) and shuts its servers down.
+pub async fn run_executor(
+    options: ExecutorOptions,
+    stop: impl Future<Output = ()> + Send + 'static,
+    drain_timeout: Duration,
+) -> Result<(), ExecutorError> {
+    std::fs::create_dir_all(&options.work_dir).map_err(|source| ExecutorError::WorkDir {
+        path: options.work_dir.clone(),
+        source,
+    })?;
+    if options.bind.parse::<std::net::IpAddr>().is_err() {
+        return Err(ExecutorError::Bind(options.bind.clone()));
+    }
+    let stop = stop.boxed().shared();
+    let stopped = stop.clone();
+    let config = ExecutorProcessConfig {
+        bind_host: options.bind.clone(),
+        external_host: Some(
+            options
+                .external_host
+                .clone()
+                .unwrap_or_else(|| options.bind.clone()),
+        ),
+        port: options.port,
+        grpc_port: options.grpc_port,
+        scheduler_host: options.scheduler_host.clone(),
+        scheduler_port: options.scheduler_port,
+        scheduler_connect_timeout_seconds: 0,
+        concurrent_tasks: options.slots.max(1),
+        task_scheduling_policy: TaskSchedulingPolicy::PushStaged,
+        work_dir: Some(options.work_dir.to_string_lossy().into_owned()),
+        // Sweep job directories older than a day every ten minutes; the scheduler
+        // removes finished jobs' data itself, this catches what a crash left behind.
+        job_data_ttl_seconds: 24 * 3600,
+        job_data_clean_up_interval_seconds: 600,
+        grpc_max_decoding_message_size: MAX_MESSAGE_SIZE as u32,
+        grpc_max_encoding_message_size: MAX_MESSAGE_SIZE as u32,
+        grpc_server_config: grpc_server_config(),
+        executor_heartbeat_interval_seconds: HEARTBEAT_INTERVAL_SECONDS,
+        override_execution_engine: Some(Arc::new(TaskGuardEngine::default())),
+        override_function_registry: Some(Arc::new(functions::function_registry())),
+        override_logical_codec: Some(Arc::new(SparklingLogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(SparklingPhysicalCodec::default())),
+        override_config_producer: Some(Arc::new(executor_session_config)),
+        override_arrow_flight_service: Some(Arc::new(move |work_dir, addr, shutdown, cfg| {
+            flight_server(work_dir, addr, shutdown, cfg, stop.clone())
+        })),
+        ..Default::default()
+    };
+    let run = start_executor_process(Arc::new(config));
+    tokio::pin!(run);
+    // Ballista 53 can wait forever for tasks to drain after a task failed earlier
+    // (upstream issue 2356), so the wait after a stop request is bounded.
+    tokio::select! {
+        result = &mut run => return result.map_err(ExecutorError::from),
+        _ = stop_requested() => {}
+        _ = stopped => {}
+    }
+    match tokio::time::timeout(drain_timeout, run).await {
+        Ok(result) => result.map_err(ExecutorError::from),
+        Err(_) => {
+            tracing::warn!("executor did not drain within {drain_timeout:?}; stopping anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (Ballista's executor listens for the same signals).
+async fn stop_requested() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// The base session configuration of every task (task properties are applied on top).
+fn executor_session_config() -> datafusion::prelude::SessionConfig {
+    use ballista_core::extension::SessionConfigExt;
+    datafusion::prelude::SessionConfig::new_with_ballista()
+}
+
+fn grpc_server_config() -> GrpcServerConfig {
+    GrpcServerConfig {
+        // Long result and shuffle streams must not be cut by a request timeout.
+        timeout_seconds: 24 * 3600,
+        ..Default::default()
+    }
+}
+
+/// The executor's Flight server; its handle fails with "stop requested" when `stop`
+/// resolves, which makes Ballista run its orderly shutdown.
+fn flight_server(
+    work_dir: String,
+    addr: SocketAddr,
+    mut shutdown: Shutdown,
+    cfg: GrpcServerConfig,
+    stop: Shared<futures::future::BoxFuture<'static, ()>>,
+) -> tokio::task::JoinHandle<Result<(), BallistaError>> {
+    let server = create_grpc_server(&cfg)
+        .add_service(
+            FlightServiceServer::new(BallistaFlightService::new(work_dir))
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        )
+        .serve_with_shutdown(addr, async move { shutdown.recv().await });
+    let server = tokio::spawn(server);
+    tokio::spawn(async move {
+        tokio::select! {
+            result = server => match result {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(BallistaError::TonicError(e)),
+                Err(e) => Err(BallistaError::General(format!("flight server task failed: {e}"))),
+            },
+            _ = stop => Err(BallistaError::General("stop requested".to_string())),
+        }
+    })
+}

@@ -1,0 +1,18 @@
+//! The gateway: Sparkling's Spark Connect endpoint.
+//!
+//! [`service`] translates the `spark.connect.SparkConnectService` protocol into calls
+//! on the session manager ([`crate::session`]), the operation runner (`operation`,
+//! which builds plans with [`plan`] and [`bind`], runs them with [`execute`] and answers
+//! through `responder`) and the analyzer (`analyze`); [`arrow`] handles Arrow on the
+//! wire.
+
+mod analyze;
+pub mod arrow;
+pub mod bind;
+pub mod execute;
+mod operation;
+pub mod plan;
+mod responder;
+pub mod service;
+
+pub use service::Gateway;

@@ -1,0 +1,206 @@
+//! Runs one `ExecutePlan` operation: a relation to execute, or a command (SQL
+//! commands, temp views), sending its responses through a [`Responder`].
+
+use std::sync::Arc;
+
+use datafusion::execution::SendableRecordBatchStream;
+use sparkling_proto::spark::{
+    Command, LocalRelation, Plan, Relation, Sql, command, execute_plan_response, plan, relation,
+};
+use tokio::sync::watch;
+
+use super::Gateway;
+use super::arrow::batches_to_ipc;
+use super::execute::execute_plan;
+use super::plan::{Mode, is_command, relation_plan, sql_plan};
+use super::responder::{Disconnected, Responder};
+use crate::error::GatewayError;
+use crate::session::Session;
+
+impl Gateway {
+    /// Runs one `ExecutePlan` operation, sending its responses.
+    pub(crate) async fn run_operation(
+        &self,
+        session: &Session,
+        plan: Option<Plan>,
+        out: &Responder,
+        operation: &Arc<crate::session::Operation>,
+        interrupted: watch::Receiver<bool>,
+    ) -> Result<Result<(), GatewayError>, Disconnected> {
+        let op_type = match plan.and_then(|p| p.op_type) {
+            Some(op) => op,
+            None => {
+                return Ok(Err(GatewayError::InvalidInput(
+                    "ExecutePlan without a plan".into(),
+                )));
+            }
+        };
+        match op_type {
+            plan::OpType::Root(relation) => {
+                let stream = match self
+                    .relation_stream(session, relation, operation, &interrupted)
+                    .await
+                {
+                    Ok(stream) => stream,
+                    Err(e) => return Ok(Err(e)),
+                };
+                if let Err(e) = out.send_results(stream, &interrupted).await? {
+                    return Ok(Err(e));
+                }
+            }
+            plan::OpType::Command(cmd) => {
+                if let Err(e) = self
+                    .run_command(session, cmd, out, operation, &interrupted)
+                    .await?
+                {
+                    return Ok(Err(e));
+                }
+            }
+            plan::OpType::CompressedOperation(_) => {
+                return Ok(Err(GatewayError::Unsupported(
+                    "compressed plans are not supported; disable plan compression in the client"
+                        .into(),
+                )));
+            }
+        }
+        out.complete().await?;
+        Ok(Ok(()))
+    }
+
+    async fn relation_stream(
+        &self,
+        session: &Session,
+        relation: Relation,
+        operation: &Arc<crate::session::Operation>,
+        interrupted: &watch::Receiver<bool>,
+    ) -> Result<SendableRecordBatchStream, GatewayError> {
+        let plan = relation_plan(session, relation, Mode::Execute).await?;
+        execute_plan(&self.cluster, session, plan, operation, interrupted.clone()).await
+    }
+
+    async fn run_command(
+        &self,
+        session: &Session,
+        cmd: Command,
+        out: &Responder,
+        operation: &Arc<crate::session::Operation>,
+        interrupted: &watch::Receiver<bool>,
+    ) -> Result<Result<(), GatewayError>, Disconnected> {
+        let Some(command_type) = cmd.command_type else {
+            return Ok(Err(GatewayError::InvalidInput(
+                "command has no type".into(),
+            )));
+        };
+        match command_type {
+            command::CommandType::SqlCommand(sql) => {
+                #[allow(deprecated)]
+                let query = match sql.input.and_then(|r| r.rel_type) {
+                    Some(relation::RelType::Sql(s)) => s.query,
+                    Some(_) => {
+                        return Ok(Err(GatewayError::Unsupported(
+                            "SqlCommand input must be a SQL relation".into(),
+                        )));
+                    }
+                    None => sql.sql,
+                };
+                self.sql_command(session, query, out, operation, interrupted)
+                    .await
+            }
+            command::CommandType::CreateDataframeView(view) => {
+                let result = async {
+                    let input = view
+                        .input
+                        .ok_or_else(|| GatewayError::InvalidInput("view without input".into()))?;
+                    let plan = relation_plan(session, input, Mode::Execute).await?;
+                    let table = datafusion::catalog::view::ViewTable::new(plan, None);
+                    session.register_temp_view(&view.name, Arc::new(table), view.replace)
+                }
+                .await;
+                Ok(result)
+            }
+            other => {
+                let name = format!("{other:?}");
+                let name = name.split(['(', ' ', '{']).next().unwrap_or("unknown");
+                Ok(Err(GatewayError::Unsupported(format!(
+                    "command {name} is not supported yet"
+                ))))
+            }
+        }
+    }
+
+    /// Spark's `spark.sql(...)`: commands run now and return their result as a local
+    /// relation; queries are only analyzed and returned as a SQL relation for the
+    /// client to execute (with an empty batch carrying their schema).
+    async fn sql_command(
+        &self,
+        session: &Session,
+        query: String,
+        out: &Responder,
+        operation: &Arc<crate::session::Operation>,
+        interrupted: &watch::Receiver<bool>,
+    ) -> Result<Result<(), GatewayError>, Disconnected> {
+        let analyzed = match sql_plan(session, &query, Mode::Analyze).await {
+            Ok(plan) => plan,
+            Err(e) => return Ok(Err(e)),
+        };
+        if !is_command(&analyzed) {
+            let schema = Arc::clone(analyzed.schema().inner());
+            out.send(
+                out.response(execute_plan_response::ResponseType::SqlCommandResult(
+                    execute_plan_response::SqlCommandResult {
+                        relation: Some(Relation {
+                            common: None,
+                            rel_type: Some(relation::RelType::Sql(Sql {
+                                query,
+                                ..Default::default()
+                            })),
+                        }),
+                    },
+                )),
+            )
+            .await?;
+            let empty = Box::pin(
+                datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                    schema,
+                    futures::stream::empty(),
+                ),
+            );
+            return out.send_results(empty, interrupted).await;
+        }
+        let result = async {
+            let plan = sql_plan(session, &query, Mode::Execute).await?;
+            let stream =
+                execute_plan(&self.cluster, session, plan, operation, interrupted.clone()).await?;
+            let schema = stream.schema();
+            let batches: Vec<_> = datafusion::physical_plan::common::collect(stream).await?;
+            let data = batches_to_ipc(&schema, &batches)?;
+            Ok::<_, GatewayError>((schema, batches, data))
+        }
+        .await;
+        let (schema, batches, data) = match result {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        out.send(
+            out.response(execute_plan_response::ResponseType::SqlCommandResult(
+                execute_plan_response::SqlCommandResult {
+                    relation: Some(Relation {
+                        common: None,
+                        rel_type: Some(relation::RelType::LocalRelation(LocalRelation {
+                            data: Some(data.into()),
+                            schema: None,
+                        })),
+                    }),
+                },
+            )),
+        )
+        .await?;
+        let stream = Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                schema,
+                futures::stream::iter(batches.into_iter().map(Ok)),
+            ),
+        );
+        out.send_results(stream, interrupted).await
+    }
+}

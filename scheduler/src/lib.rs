@@ -1,0 +1,184 @@
+//! The Sparkling scheduler process: the embedded Ballista scheduler that executors
+//! register with ([`cluster`]), the jobs it runs for the gateway ([`job`]), client
+//! sessions ([`session`]) and the Spark Connect gateway ([`gateway`]).
+//!
+//! [`start`] brings all of it up on the configured ports and returns a handle that
+//! stops it.
+
+pub mod cluster;
+pub mod error;
+pub mod gateway;
+pub mod job;
+pub mod session;
+pub mod task_status;
+
+use std::net::{IpAddr, SocketAddr};
+
+use sparkling_proto::spark::spark_connect_service_server::SparkConnectServiceServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use cluster::Cluster;
+pub use error::GatewayError;
+pub use gateway::Gateway;
+
+/// Largest message the gateway accepts (plans with inline data) or sends.
+pub const GATEWAY_MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
+
+/// Where the scheduler listens.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// Address to bind (127.0.0.1 unless told otherwise).
+    pub bind: IpAddr,
+    /// Scheduler gRPC port for executors (50050; 0 picks a free port).
+    pub port: u16,
+    /// Spark Connect gateway port (15002; 0 picks a free port).
+    pub connect_port: u16,
+    /// Host name executors and clients use to reach this machine.
+    pub external_host: Option<String>,
+    /// Bearer token clients must present; required when bound to a non-loopback address.
+    pub auth_token: Option<String>,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 50050,
+            connect_port: 15002,
+            external_host: None,
+            auth_token: None,
+        }
+    }
+}
+
+/// A running scheduler and gateway.
+pub struct RunningScheduler {
+    /// The embedded scheduler.
+    pub cluster: Cluster,
+    /// The Spark Connect service.
+    pub gateway: Gateway,
+    /// Where executors register.
+    pub scheduler_addr: SocketAddr,
+    /// Where clients connect (`sc://` URLs).
+    pub gateway_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningScheduler {
+    /// Stops accepting requests and waits for the servers to finish.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Accepted connections with Nagle's algorithm off: gRPC sends small messages and
+/// waits for answers, and without `TCP_NODELAY` each round trip stalls on delayed ACKs
+/// (tonic ignores its own `tcp_nodelay` setting for externally supplied listeners).
+pub(crate) fn incoming(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::TryStreamExt;
+    TcpListenerStream::new(listener).map_ok(|stream| {
+        let _ = stream.set_nodelay(true);
+        stream
+    })
+}
+
+async fn bind(addr: IpAddr, port: u16, what: &str) -> Result<TcpListener, GatewayError> {
+    TcpListener::bind(SocketAddr::new(addr, port))
+        .await
+        .map_err(|e| {
+            GatewayError::Io(std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {addr}:{port} for the {what}: {e}"),
+            ))
+        })
+}
+
+/// Starts the scheduler and the gateway.
+pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, GatewayError> {
+    if !options.bind.is_loopback() && options.auth_token.is_none() {
+        return Err(GatewayError::InvalidInput(format!(
+            "binding {} exposes the cluster beyond this machine; set an auth token \
+             (--auth-token or SPARKLING_AUTH_TOKEN)",
+            options.bind
+        )));
+    }
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let scheduler_listener = bind(options.bind, options.port, "scheduler").await?;
+    let gateway_listener =
+        bind(options.bind, options.connect_port, "Spark Connect gateway").await?;
+    let scheduler_addr = scheduler_listener.local_addr()?;
+    let gateway_addr = gateway_listener.local_addr()?;
+    let external_host = options
+        .external_host
+        .clone()
+        .unwrap_or_else(|| options.bind.to_string());
+    let (cluster, scheduler_task) = Cluster::start(
+        scheduler_listener,
+        &external_host,
+        stopped(shutdown_rx.clone()),
+    )
+    .await?;
+    let gateway = Gateway::new(cluster.clone());
+    let service = SparkConnectServiceServer::new(gateway.clone())
+        .max_decoding_message_size(GATEWAY_MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(GATEWAY_MAX_MESSAGE_SIZE);
+    let token = options.auth_token.clone();
+    let service = tonic::service::interceptor::InterceptedService::new(
+        service,
+        move |req: tonic::Request<()>| check_token(token.as_deref(), req),
+    );
+    let serve = tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming(gateway_listener), stopped(shutdown_rx));
+    let gateway_task = tokio::spawn(async move {
+        if let Err(e) = serve.await {
+            tracing::error!("Spark Connect gateway failed: {e}");
+        }
+    });
+    Ok(RunningScheduler {
+        cluster,
+        gateway,
+        scheduler_addr,
+        gateway_addr,
+        shutdown,
+        tasks: vec![scheduler_task, gateway_task],
+    })
+}
+
+/// Requires `Authorization: Bearer <token>` when a token is configured.
+#[allow(clippy::result_large_err)]
+fn check_token(
+    token: Option<&str>,
+    req: tonic::Request<()>,
+) -> Result<tonic::Request<()>, tonic::Status> {
+    let Some(token) = token else {
+        return Ok(req);
+    };
+    let presented = req
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        Some(p) if constant_time_eq(p.as_bytes(), token.as_bytes()) => Ok(req),
+        Some(_) => Err(tonic::Status::unauthenticated("invalid token")),
+        None => Err(tonic::Status::unauthenticated(
+            "this cluster requires a token: connect with sc://HOST:PORT/;token=...",
+        )),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,423 @@
+//! Client sessions: each Spark Connect session gets its own DataFusion context with
+//! its own configuration and temporary views, over catalogs shared by all sessions.
+//!
+//! Name resolution follows Spark: a bare name is looked up first among the session's
+//! temporary views, then in `spark_catalog.default`, which every session shares (a
+//! table created by one client is visible to the next one).
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ballista_core::extension::SessionConfigExt;
+use dashmap::DashMap;
+use datafusion::catalog::{
+    CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider,
+};
+use datafusion::error::{DataFusionError, Result as DFResult};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use parking_lot::Mutex;
+use sparkling_connectors::functions;
+use tokio::sync::watch;
+
+use crate::error::GatewayError;
+
+/// Name of the default catalog (Spark's session catalog).
+pub const DEFAULT_CATALOG: &str = "spark_catalog";
+/// Name of the default namespace.
+pub const DEFAULT_SCHEMA: &str = "default";
+/// Default number of partitions for shuffles (`spark.sql.shuffle.partitions`).
+pub const DEFAULT_SHUFFLE_PARTITIONS: usize = 4;
+
+/// The session configuration every session (and the scheduler) starts from.
+pub fn base_config() -> SessionConfig {
+    SessionConfig::new_with_ballista()
+        .with_target_partitions(DEFAULT_SHUFFLE_PARTITIONS)
+        .with_default_catalog_and_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA)
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(true)
+}
+
+/// Spark configuration keys that map onto DataFusion options.
+const SPARK_TO_DATAFUSION: &[(&str, &str)] = &[
+    (
+        "spark.sql.shuffle.partitions",
+        "datafusion.execution.target_partitions",
+    ),
+    (
+        "spark.sql.session.timeZone",
+        "datafusion.execution.time_zone",
+    ),
+    (
+        "spark.sql.files.maxRecordsPerFile",
+        "datafusion.execution.max_records_per_file",
+    ),
+];
+
+/// Defaults reported for Spark keys that have no DataFusion counterpart.
+const SPARK_DEFAULTS: &[(&str, &str)] = &[
+    ("spark.app.name", "sparkling"),
+    ("spark.master", "sparkling"),
+    ("spark.sql.catalogImplementation", "in-memory"),
+    ("spark.sql.ansi.enabled", "false"),
+    ("spark.sql.execution.arrow.pyspark.enabled", "true"),
+];
+
+/// An operation (one `ExecutePlan` call) that can be interrupted.
+#[derive(Debug)]
+pub struct Operation {
+    /// Tags the client attached.
+    pub tags: Vec<String>,
+    /// Set to true to interrupt.
+    pub interrupt: watch::Sender<bool>,
+    /// The scheduler's job id, once the operation submitted a job.
+    pub job_id: Mutex<Option<String>>,
+}
+
+/// One client session.
+pub struct Session {
+    /// The client's session id.
+    pub id: String,
+    /// The server's id for this incarnation of the session (changes if the server
+    /// restarts, so clients can tell).
+    pub server_side_id: String,
+    /// DataFusion context: configuration, functions, catalogs, temp views.
+    pub ctx: Arc<SessionContext>,
+    temp_views: Arc<MemorySchemaProvider>,
+    /// Spark keys without a DataFusion counterpart, as set by the client.
+    spark_conf: Mutex<BTreeMap<String, String>>,
+    operations: DashMap<String, Arc<Operation>>,
+}
+
+impl Session {
+    fn new(id: String, shared: &Arc<MemoryCatalogProvider>) -> Self {
+        let temp_views = Arc::new(MemorySchemaProvider::new());
+        let state = functions::with_sparkling_functions(
+            SessionStateBuilder::new().with_config(base_config()),
+        )
+        .with_session_id(id.clone())
+        .build();
+        // Files can be queried by path, as in `SELECT * FROM 'data/events.parquet'`.
+        let ctx = SessionContext::new_with_state(state).enable_url_table();
+        ctx.register_catalog(
+            DEFAULT_CATALOG,
+            Arc::new(SessionCatalog {
+                shared: Arc::clone(shared),
+                temp_views: Arc::clone(&temp_views),
+            }),
+        );
+        Self {
+            id,
+            server_side_id: uuid::Uuid::new_v4().to_string(),
+            ctx: Arc::new(ctx),
+            temp_views,
+            spark_conf: Mutex::new(BTreeMap::new()),
+            operations: DashMap::new(),
+        }
+    }
+
+    /// Registers (or replaces, if `replace`) a temporary view visible to this session only.
+    pub fn register_temp_view(
+        &self,
+        name: &str,
+        table: Arc<dyn TableProvider>,
+        replace: bool,
+    ) -> Result<(), GatewayError> {
+        if !replace && self.temp_views.table_exist(name) {
+            return Err(GatewayError::InvalidInput(format!(
+                "temporary view '{name}' already exists"
+            )));
+        }
+        self.temp_views.register_table(name.to_string(), table)?;
+        Ok(())
+    }
+
+    /// Drops a temporary view; returns whether it existed.
+    pub fn drop_temp_view(&self, name: &str) -> Result<bool, GatewayError> {
+        Ok(self.temp_views.deregister_table(name)?.is_some())
+    }
+
+    /// Sets a configuration value (Spark or DataFusion/Ballista key).
+    pub fn set_conf(&self, key: &str, value: &str) -> Result<(), GatewayError> {
+        let df_key = datafusion_key(key);
+        if let Some(df_key) = df_key {
+            let state = self.ctx.state_ref();
+            let mut state = state.write();
+            state
+                .config_mut()
+                .options_mut()
+                .set(df_key, value)
+                .map_err(|e| {
+                    GatewayError::InvalidInput(format!("cannot set {key}={value}: {e}"))
+                })?;
+        } else {
+            self.spark_conf
+                .lock()
+                .insert(key.to_string(), value.to_string());
+        }
+        Ok(())
+    }
+
+    /// A configuration value, if set or defaulted.
+    pub fn get_conf(&self, key: &str) -> Option<String> {
+        if let Some(df_key) = datafusion_key(key) {
+            return self
+                .ctx
+                .state()
+                .config()
+                .options()
+                .entries()
+                .into_iter()
+                .find(|e| e.key == df_key)
+                .and_then(|e| e.value);
+        }
+        self.spark_conf.lock().get(key).cloned().or_else(|| {
+            SPARK_DEFAULTS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    /// Resets a key to its default.
+    pub fn unset_conf(&self, key: &str) -> Result<(), GatewayError> {
+        if let Some(df_key) = datafusion_key(key) {
+            let default = base_config()
+                .options()
+                .entries()
+                .into_iter()
+                .find(|e| e.key == df_key)
+                .and_then(|e| e.value);
+            if let Some(default) = default {
+                self.set_conf(key, &default)?;
+            }
+        } else {
+            self.spark_conf.lock().remove(key);
+        }
+        Ok(())
+    }
+
+    /// Every configuration entry whose key starts with `prefix`.
+    pub fn all_conf(&self, prefix: Option<&str>) -> Vec<(String, Option<String>)> {
+        let mut all: BTreeMap<String, Option<String>> = SPARK_DEFAULTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+            .collect();
+        for (spark, _) in SPARK_TO_DATAFUSION {
+            all.insert(spark.to_string(), self.get_conf(spark));
+        }
+        for (k, v) in self.spark_conf.lock().iter() {
+            all.insert(k.clone(), Some(v.clone()));
+        }
+        for entry in self.ctx.state().config().options().entries() {
+            all.insert(entry.key, entry.value);
+        }
+        all.into_iter()
+            .filter(|(k, _)| prefix.is_none_or(|p| k.starts_with(p)))
+            .collect()
+    }
+
+    /// Registers a running operation.
+    pub fn start_operation(
+        &self,
+        id: &str,
+        tags: Vec<String>,
+    ) -> (Arc<Operation>, watch::Receiver<bool>) {
+        let (tx, rx) = watch::channel(false);
+        let op = Arc::new(Operation {
+            tags,
+            interrupt: tx,
+            job_id: Mutex::new(None),
+        });
+        self.operations.insert(id.to_string(), Arc::clone(&op));
+        (op, rx)
+    }
+
+    /// Forgets a finished operation.
+    pub fn end_operation(&self, id: &str) {
+        self.operations.remove(id);
+    }
+
+    /// Interrupts the operations `select` picks; returns their ids.
+    pub fn interrupt(&self, select: impl Fn(&str, &Operation) -> bool) -> Vec<String> {
+        let mut ids = Vec::new();
+        for entry in self.operations.iter() {
+            if select(entry.key(), entry.value()) {
+                let _ = entry.value().interrupt.send(true);
+                ids.push(entry.key().clone());
+            }
+        }
+        ids
+    }
+}
+
+fn datafusion_key(key: &str) -> Option<&str> {
+    if key.starts_with("datafusion.") || key.starts_with("ballista.") {
+        return Some(key);
+    }
+    SPARK_TO_DATAFUSION
+        .iter()
+        .find(|(spark, _)| *spark == key)
+        .map(|(_, df)| *df)
+}
+
+/// All sessions of a gateway, and the catalogs they share.
+pub struct SessionManager {
+    sessions: DashMap<String, Arc<Session>>,
+    shared_catalog: Arc<MemoryCatalogProvider>,
+}
+
+impl Default for SessionManager {
+    fn default() -> Self {
+        let shared_catalog = Arc::new(MemoryCatalogProvider::new());
+        shared_catalog
+            .register_schema(DEFAULT_SCHEMA, Arc::new(MemorySchemaProvider::new()))
+            .expect("registering a schema in a memory catalog cannot fail");
+        Self {
+            sessions: DashMap::new(),
+            shared_catalog,
+        }
+    }
+}
+
+impl SessionManager {
+    /// The session with this id, created on first use.
+    pub fn get_or_create(&self, id: &str) -> Result<Arc<Session>, GatewayError> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(GatewayError::InvalidInput(format!(
+                "session id {id:?} is not a UUID (Spark Connect clients send a UUID)"
+            )));
+        }
+        Ok(Arc::clone(
+            self.sessions
+                .entry(id.to_string())
+                .or_insert_with(|| Arc::new(Session::new(id.to_string(), &self.shared_catalog)))
+                .value(),
+        ))
+    }
+
+    /// Ends a session, interrupting its operations.
+    pub fn release(&self, id: &str) -> bool {
+        match self.sessions.remove(id) {
+            Some((_, session)) => {
+                session.interrupt(|_, _| true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Number of open sessions.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether no session is open.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+}
+
+/// A session's view of `spark_catalog`: the shared namespaces, with the session's
+/// temporary views in front of `default`.
+#[derive(Debug)]
+struct SessionCatalog {
+    shared: Arc<MemoryCatalogProvider>,
+    temp_views: Arc<MemorySchemaProvider>,
+}
+
+impl CatalogProvider for SessionCatalog {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema_names(&self) -> Vec<String> {
+        self.shared.schema_names()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        let shared = self.shared.schema(name)?;
+        if name == DEFAULT_SCHEMA {
+            Some(Arc::new(OverlaySchema {
+                temp_views: Arc::clone(&self.temp_views),
+                shared,
+            }))
+        } else {
+            Some(shared)
+        }
+    }
+
+    fn register_schema(
+        &self,
+        name: &str,
+        schema: Arc<dyn SchemaProvider>,
+    ) -> DFResult<Option<Arc<dyn SchemaProvider>>> {
+        self.shared.register_schema(name, schema)
+    }
+
+    fn deregister_schema(
+        &self,
+        name: &str,
+        cascade: bool,
+    ) -> DFResult<Option<Arc<dyn SchemaProvider>>> {
+        if name == DEFAULT_SCHEMA {
+            return Err(DataFusionError::Plan(
+                "the default namespace cannot be dropped".to_string(),
+            ));
+        }
+        self.shared.deregister_schema(name, cascade)
+    }
+}
+
+/// `default` as a session sees it: temporary views first, then shared tables.
+/// Tables created with DDL go to the shared namespace.
+#[derive(Debug)]
+struct OverlaySchema {
+    temp_views: Arc<MemorySchemaProvider>,
+    shared: Arc<dyn SchemaProvider>,
+}
+
+#[async_trait]
+impl SchemaProvider for OverlaySchema {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        let mut names = self.temp_views.table_names();
+        for n in self.shared.table_names() {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names
+    }
+
+    async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        if let Some(t) = self.temp_views.table(name).await? {
+            return Ok(Some(t));
+        }
+        self.shared.table(name).await
+    }
+
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        self.shared.register_table(name, table)
+    }
+
+    fn deregister_table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        if let Some(t) = self.temp_views.deregister_table(name)? {
+            return Ok(Some(t));
+        }
+        self.shared.deregister_table(name)
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.temp_views.table_exist(name) || self.shared.table_exist(name)
+    }
+}

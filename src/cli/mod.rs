@@ -1,0 +1,140 @@
+//! The command line: one subcommand per role (`local`, `scheduler`, `executor`) and
+//! the client commands (`sql`).
+
+mod roles;
+mod sql;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Sparkling: a Spark-like lakehouse compute cluster in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "sparkling", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scheduler, gateway and executors in one process.
+    Local(LocalArgs),
+    /// The scheduler and the Spark Connect gateway.
+    Scheduler(SchedulerArgs),
+    /// An executor that registers with a scheduler.
+    Executor(ExecutorArgs),
+    /// Runs SQL statements on a cluster and prints their results.
+    Sql(SqlArgs),
+}
+
+/// `sparkling local`.
+#[derive(Debug, clap::Args)]
+pub struct LocalArgs {
+    /// Number of executors.
+    #[arg(long, default_value_t = 2, env = "SPARKLING_EXECUTORS")]
+    pub executors: usize,
+    /// Task slots per executor (default: CPU cores / executors, at least 1).
+    #[arg(long, env = "SPARKLING_SLOTS")]
+    pub slots: Option<usize>,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1", env = "SPARKLING_BIND")]
+    pub bind: IpAddr,
+    /// Spark Connect port.
+    #[arg(long, default_value_t = 15002, env = "SPARKLING_CONNECT_PORT")]
+    pub connect_port: u16,
+    /// Scheduler gRPC port (0 picks a free one).
+    #[arg(long, default_value_t = 0, env = "SPARKLING_PORT")]
+    pub port: u16,
+    /// Directory for executors' shuffle files.
+    #[arg(long, env = "SPARKLING_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Bearer token clients must present (required off loopback).
+    #[arg(long, env = "SPARKLING_AUTH_TOKEN")]
+    pub auth_token: Option<String>,
+}
+
+/// `sparkling scheduler`.
+#[derive(Debug, clap::Args)]
+pub struct SchedulerArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1", env = "SPARKLING_BIND")]
+    pub bind: IpAddr,
+    /// Scheduler gRPC port (executors register here).
+    #[arg(long, default_value_t = 50050, env = "SPARKLING_PORT")]
+    pub port: u16,
+    /// Spark Connect port.
+    #[arg(long, default_value_t = 15002, env = "SPARKLING_CONNECT_PORT")]
+    pub connect_port: u16,
+    /// Host name executors and clients use for this machine (default: the bind address).
+    #[arg(long, env = "SPARKLING_EXTERNAL_HOST")]
+    pub external_host: Option<String>,
+    /// Bearer token clients must present (required off loopback).
+    #[arg(long, env = "SPARKLING_AUTH_TOKEN")]
+    pub auth_token: Option<String>,
+}
+
+/// `sparkling executor`.
+#[derive(Debug, clap::Args)]
+pub struct ExecutorArgs {
+    /// Scheduler address, HOST:PORT.
+    #[arg(long, env = "SPARKLING_SCHEDULER")]
+    pub scheduler: String,
+    /// Address to bind (an IP address).
+    #[arg(long, default_value = "127.0.0.1", env = "SPARKLING_BIND")]
+    pub bind: IpAddr,
+    /// Host name the scheduler and other executors use for this executor.
+    #[arg(long, env = "SPARKLING_EXTERNAL_HOST")]
+    pub external_host: Option<String>,
+    /// Arrow Flight port (shuffle and results).
+    #[arg(long, default_value_t = 50051, env = "SPARKLING_PORT")]
+    pub port: u16,
+    /// Port the scheduler pushes tasks to (default: Flight port + 1).
+    #[arg(long, env = "SPARKLING_GRPC_PORT")]
+    pub grpc_port: Option<u16>,
+    /// Concurrent task slots (default: CPU cores).
+    #[arg(long, env = "SPARKLING_SLOTS")]
+    pub slots: Option<usize>,
+    /// Directory for shuffle files and spills.
+    #[arg(long, env = "SPARKLING_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+}
+
+/// Output formats of `sparkling sql`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned table.
+    Table,
+    /// CSV with a header.
+    Csv,
+    /// One JSON object per row.
+    Json,
+}
+
+/// `sparkling sql`.
+#[derive(Debug, clap::Args)]
+pub struct SqlArgs {
+    /// Gateway URL (sc://HOST:PORT[/;token=...]); also `SPARK_REMOTE`.
+    #[arg(long, env = "SPARKLING_REMOTE")]
+    pub remote: Option<String>,
+    /// SQL file to run, statement by statement.
+    #[arg(short = 'f', long = "file", conflicts_with = "query")]
+    pub file: Option<PathBuf>,
+    /// Statements to run.
+    #[arg(required_unless_present = "file")]
+    pub query: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table, env = "SPARKLING_FORMAT")]
+    pub format: OutputFormat,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Local(args) => roles::local(args).await,
+        Command::Scheduler(args) => roles::scheduler(args).await,
+        Command::Executor(args) => roles::executor(args).await,
+        Command::Sql(args) => sql::run(args).await,
+    }
+}

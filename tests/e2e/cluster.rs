@@ -1,0 +1,278 @@
+//! Starts a real cluster (scheduler + executors as child processes) for a test.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sparkling_client::SparkSession;
+
+/// The `sparkling` binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_sparkling")
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An executor process and its work directory.
+pub struct Executor {
+    pub child: Child,
+    pub work_dir: PathBuf,
+}
+
+impl Executor {
+    /// The job directories (shuffle output) in its work directory.
+    pub fn job_dirs(&self) -> std::collections::HashSet<PathBuf> {
+        std::fs::read_dir(&self.work_dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A scheduler and its executors, killed when dropped.
+pub struct TestCluster {
+    pub scheduler: Child,
+    pub executors: Vec<Executor>,
+    pub scheduler_port: u16,
+    pub connect_port: u16,
+    pub dir: tempfile::TempDir,
+    slots: usize,
+}
+
+impl TestCluster {
+    /// Starts a scheduler and `executors` executors with `slots` slots each.
+    ///
+    /// The scheduler binds port 0 and the test reads the ports it got from its
+    /// output, so parallel tests never race for a scheduler or gateway port.
+    pub async fn start(executors: usize, slots: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut scheduler = Command::new(binary())
+            .args(["scheduler", "--port", "0", "--connect-port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(log_file(dir.path(), "scheduler"))
+            .spawn()
+            .expect("start scheduler");
+        let (scheduler_port, connect_port) =
+            read_scheduler_ports(scheduler.stdout.take().unwrap(), dir.path());
+        let mut cluster = TestCluster {
+            scheduler,
+            executors: Vec::new(),
+            scheduler_port,
+            connect_port,
+            dir,
+            slots,
+        };
+        for i in 0..executors {
+            let child = cluster.spawn_executor(i, slots);
+            cluster.executors.push(child);
+        }
+        cluster.wait_for_executors(executors).await;
+        cluster
+    }
+
+    /// Starts one more executor process (not yet tracked).
+    pub fn spawn_executor(&self, i: usize, slots: usize) -> Executor {
+        let port = free_port();
+        let grpc_port = free_port();
+        let work_dir: PathBuf = self.dir.path().join(format!("executor-{i}-{port}"));
+        let child = Command::new(binary())
+            .args([
+                "executor",
+                "--scheduler",
+                &format!("127.0.0.1:{}", self.scheduler_port),
+            ])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--grpc-port",
+                &grpc_port.to_string(),
+            ])
+            .args(["--slots", &slots.to_string()])
+            .arg("--work-dir")
+            .arg(&work_dir)
+            .stdout(Stdio::null())
+            .stderr(log_file(self.dir.path(), &format!("executor-{i}-{port}")))
+            .spawn()
+            .expect("start executor");
+        Executor { child, work_dir }
+    }
+
+    /// The gateway URL.
+    pub fn url(&self) -> String {
+        format!("sc://127.0.0.1:{}", self.connect_port)
+    }
+
+    /// A new SDK session.
+    pub async fn session(&self) -> SparkSession {
+        SparkSession::connect(&self.url()).await.expect("connect")
+    }
+
+    /// Waits until the cluster runs jobs: a query over client data (which runs on the
+    /// executors) succeeds. An executor that exited while starting (e.g. its port was
+    /// taken by another test between choosing and binding it) is started again.
+    pub async fn wait_for_executors(&mut self, _n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut restarts = 0;
+        loop {
+            for i in 0..self.executors.len() {
+                if let Ok(Some(status)) = self.executors[i].child.try_wait() {
+                    assert!(
+                        restarts < 5,
+                        "executors keep exiting ({status}); logs:\n{}",
+                        self.logs()
+                    );
+                    restarts += 1;
+                    self.executors[i] = self.spawn_executor(100 + restarts, self.slots);
+                }
+            }
+            if let Ok(s) = SparkSession::connect(&self.url()).await
+                && let Ok(df) = s.create_dataframe(vec![numbers(10)])
+                && df.count().await.is_ok()
+            {
+                return;
+            }
+            if let Ok(Some(status)) = self.scheduler.try_wait() {
+                panic!("the scheduler exited ({status}); logs:\n{}", self.logs());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cluster did not come up within 60s; logs:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The logs of all processes (for failure messages).
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "log") {
+                out.push_str(&format!("==> {}\n", entry.path().display()));
+                out.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        out
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for child in self
+            .executors
+            .iter_mut()
+            .map(|e| &mut e.child)
+            .chain(std::iter::once(&mut self.scheduler))
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn log_file(dir: &Path, name: &str) -> Stdio {
+    std::fs::File::create(dir.join(format!("{name}.log")))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
+/// Reads the scheduler's and gateway's ports from the scheduler's ready message.
+fn read_scheduler_ports(stdout: std::process::ChildStdout, dir: &Path) -> (u16, u16) {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut scheduler = None;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let port = || line.rsplit(':').next().and_then(|p| p.trim().parse::<u16>().ok());
+            if line.contains("executors register here") {
+                scheduler = port();
+            } else if line.contains("Spark Connect") {
+                let _ = tx.send((scheduler, port()));
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok((Some(scheduler), Some(connect))) => (scheduler, connect),
+        other => panic!(
+            "the scheduler did not report its ports ({other:?}); log:\n{}",
+            std::fs::read_to_string(dir.join("scheduler.log")).unwrap_or_default()
+        ),
+    }
+}
+
+/// Registers the TPC-H tables under `dir` in the cluster session and in a
+/// single-process DataFusion context, which is returned as the reference engine.
+pub async fn register_tpch(
+    spark: &SparkSession,
+    dir: &Path,
+) -> datafusion::prelude::SessionContext {
+    let reference = datafusion::prelude::SessionContext::new();
+    for statement in sparkling_benches::tpch::create_tables_sql(dir) {
+        spark.run_sql(&statement).await.unwrap();
+        reference
+            .sql(&statement)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+    }
+    reference
+}
+
+/// The reference answer of TPC-H query `n`, normalized for comparison.
+pub async fn reference_answer(
+    reference: &datafusion::prelude::SessionContext,
+    n: usize,
+) -> Vec<String> {
+    let batches = reference
+        .sql(sparkling_benches::tpch::query(n))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    sparkling_benches::tpch::normalize(&batches).unwrap()
+}
+
+/// A batch with one column `x` holding 0..n.
+pub fn numbers(n: i64) -> arrow::array::RecordBatch {
+    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("x", arrow::datatypes::DataType::Int64, false),
+    ]));
+    arrow::array::RecordBatch::try_new(
+        schema,
+        vec![std::sync::Arc::new(
+            arrow::array::Int64Array::from_iter_values(0..n),
+        )],
+    )
+    .unwrap()
+}
+
+/// TPC-H data at a small scale factor, generated once per test run.
+pub async fn tpch_data() -> PathBuf {
+    static DIR: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+    DIR.get_or_init(|| async {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tpch-sf0.01");
+        sparkling_benches::tpch::data::generate_parquet(&dir, 0.01, 2)
+            .await
+            .expect("generate TPC-H data");
+        dir
+    })
+    .await
+    .clone()
+}
