@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, unit tests and the end-to-end tests
-# (which start a real scheduler and executors as separate processes on loopback ports
-# and generate their TPC-H data themselves). Installs what the build needs first.
+# (which start a real scheduler, executors and Iceberg catalog as separate processes on
+# loopback ports and generate their TPC-H data themselves). Installs what the build
+# and the tests need first: system packages, a Python venv with pyiceberg (the
+# independent Iceberg client the catalog tests use) and a throwaway PostgreSQL server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sparkling-target}"
+# pyiceberg, outside the clone so CI on this machine reuses it.
+venv="${SPARKLING_VENV:-$HOME/.cache/sparkling-venv}"
+if ! "$venv/bin/python" -c "import pyiceberg, pyarrow, pyiceberg_core" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q "pyiceberg[pyarrow,pyiceberg-core]==0.12.0"
+fi
+export SPARKLING_TEST_PYTHON="$venv/bin/python"
+source scripts/postgres.sh
+start_test_postgres
+export SPARKLING_TEST_REQUIRE_SERVICES=1
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace

@@ -1,4 +1,5 @@
-//! The command line: one subcommand per role (`local`, `scheduler`, `executor`) and
+//! The command line: one subcommand per role (`local`, `scheduler`, `executor`,
+//! `catalog`) and
 //! the client commands (`sql`).
 
 mod roles;
@@ -25,6 +26,8 @@ enum Command {
     Scheduler(SchedulerArgs),
     /// An executor that registers with a scheduler.
     Executor(ExecutorArgs),
+    /// The Iceberg REST catalog server.
+    Catalog(CatalogArgs),
     /// Runs SQL statements on a cluster and prints their results.
     Sql(SqlArgs),
 }
@@ -50,6 +53,43 @@ pub struct LocalArgs {
     /// Directory for executors' shuffle files.
     #[arg(long, env = "SPARKLING_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
+    /// Bearer token clients must present (required off loopback).
+    #[arg(long, env = "SPARKLING_AUTH_TOKEN")]
+    pub auth_token: Option<String>,
+    /// Where table data and metadata files go.
+    #[arg(long, default_value = "./spark-warehouse", env = "SPARKLING_WAREHOUSE")]
+    pub warehouse: String,
+    /// The embedded catalog's SQLite database.
+    #[arg(
+        long,
+        default_value = "./metadata/iceberg_catalog.db",
+        env = "SPARKLING_CATALOG_DB"
+    )]
+    pub catalog_db: PathBuf,
+    /// Port of the embedded Iceberg REST catalog (0 picks a free one).
+    #[arg(long, default_value_t = 8181, env = "SPARKLING_CATALOG_PORT")]
+    pub catalog_port: u16,
+}
+
+/// `sparkling catalog`.
+#[derive(Debug, clap::Args)]
+pub struct CatalogArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1", env = "SPARKLING_BIND")]
+    pub bind: IpAddr,
+    /// Port (0 picks a free one).
+    #[arg(long, default_value_t = 8181, env = "SPARKLING_PORT")]
+    pub port: u16,
+    /// Catalog database: sqlite:PATH or postgres://USER@HOST:PORT/DB.
+    #[arg(
+        long,
+        default_value = "sqlite:./metadata/iceberg_catalog.db",
+        env = "SPARKLING_DB"
+    )]
+    pub db: String,
+    /// Where new tables go (a local directory).
+    #[arg(long, default_value = "./spark-warehouse", env = "SPARKLING_WAREHOUSE")]
+    pub warehouse: String,
     /// Bearer token clients must present (required off loopback).
     #[arg(long, env = "SPARKLING_AUTH_TOKEN")]
     pub auth_token: Option<String>,
@@ -135,6 +175,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Local(args) => roles::local(args).await,
         Command::Scheduler(args) => roles::scheduler(args).await,
         Command::Executor(args) => roles::executor(args).await,
+        Command::Catalog(args) => roles::catalog(args).await,
         Command::Sql(args) => sql::run(args).await,
     }
 }

@@ -1,4 +1,5 @@
-//! The server roles: `scheduler`, `executor` and `local` (all of them in one process).
+//! The server roles: `scheduler`, `executor`, `catalog` and `local` (all of them in
+//! one process).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use sparkling_executor::{ExecutorOptions, run_executor};
 use sparkling_scheduler::{SchedulerOptions, start};
 use tokio::sync::watch;
 
-use super::{ExecutorArgs, LocalArgs, SchedulerArgs};
+use super::{CatalogArgs, ExecutorArgs, LocalArgs, SchedulerArgs};
 
 /// How long a stopping executor may wait for its running tasks.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,6 +42,25 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
         "  Spark Connect                         sc://{}",
         running.gateway_addr
     );
+    shutdown_signal().await;
+    eprintln!("stopping");
+    running.stop().await;
+    Ok(())
+}
+
+pub async fn catalog(args: CatalogArgs) -> anyhow::Result<()> {
+    let running = sparkling_catalog::start(sparkling_catalog::CatalogOptions {
+        bind: args.bind,
+        port: args.port,
+        db: args.db,
+        warehouse: args.warehouse,
+        auth_token: args.auth_token,
+        ..Default::default()
+    })
+    .await?;
+    println!("sparkling catalog ready");
+    println!("  Iceberg REST catalog  {}", running.uri());
+    println!("  warehouse             {}", running.warehouse);
     shutdown_signal().await;
     eprintln!("stopping");
     running.stop().await;
@@ -116,7 +136,16 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         port: args.port,
         connect_port: args.connect_port,
         external_host: None,
+        auth_token: args.auth_token.clone(),
+    })
+    .await?;
+    let catalog = sparkling_catalog::start(sparkling_catalog::CatalogOptions {
+        bind: args.bind,
+        port: args.catalog_port,
+        db: format!("sqlite:{}", args.catalog_db.display()),
+        warehouse: args.warehouse.clone(),
         auth_token: args.auth_token,
+        ..Default::default()
     })
     .await?;
     let slots = args
@@ -163,6 +192,8 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     );
     println!("  Spark Connect  sc://{}", running.gateway_addr);
     println!("  scheduler      {}", running.scheduler_addr);
+    println!("  Iceberg REST   {}", catalog.uri());
+    println!("  warehouse      {}", catalog.warehouse);
     println!("  work dir       {}", work_root.display());
     println!("press Ctrl-C to stop");
     shutdown_signal().await;
@@ -172,6 +203,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         let _ = e.await;
     }
     running.stop().await;
+    catalog.stop().await;
     let _ = std::fs::remove_dir_all(&work_root);
     Ok(())
 }

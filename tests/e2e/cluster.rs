@@ -124,7 +124,7 @@ impl TestCluster {
     /// executors) succeeds. An executor that exited while starting (e.g. its port was
     /// taken by another test between choosing and binding it) is started again.
     pub async fn wait_for_executors(&mut self, _n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(120);
         let mut restarts = 0;
         loop {
             for i in 0..self.executors.len() {
@@ -149,7 +149,7 @@ impl TestCluster {
             }
             assert!(
                 Instant::now() < deadline,
-                "cluster did not come up within 60s; logs:\n{}",
+                "cluster did not come up within 120s; logs:\n{}",
                 self.logs()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -197,7 +197,11 @@ fn read_scheduler_ports(stdout: std::process::ChildStdout, dir: &Path) -> (u16, 
         let mut scheduler = None;
         for line in std::io::BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            let port = || line.rsplit(':').next().and_then(|p| p.trim().parse::<u16>().ok());
+            let port = || {
+                line.rsplit(':')
+                    .next()
+                    .and_then(|p| p.trim().parse::<u16>().ok())
+            };
             if line.contains("executors register here") {
                 scheduler = port();
             } else if line.contains("Spark Connect") {

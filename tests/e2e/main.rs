@@ -1,7 +1,9 @@
 //! End-to-end tests: a scheduler and two executors as separate OS processes on free
 //! loopback ports, driven through the Spark Connect gateway with the Rust SDK and the
-//! `sparkling` command line.
+//! `sparkling` command line; and the Iceberg REST catalog as its own process, driven
+//! by pyiceberg.
 
+mod catalog;
 mod cluster;
 mod errors;
 mod fault;
