@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
 use datafusion::catalog::TableProvider;
-use datafusion::common::{Result, TableReference, plan_err};
+use datafusion::common::{DataFusionError, Result, TableReference, plan_err};
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, WindowUDF};
@@ -18,11 +18,13 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 
+use crate::iceberg::{IcebergWriteExec, WriteSpec};
 use crate::remote_table::RemoteTable;
 
 /// Payload tags.
 const TAG_BALLISTA: u8 = 0;
 const TAG_REMOTE_TABLE: u8 = 1;
+const TAG_ICEBERG_WRITE: u8 = 2;
 
 /// Splits a tagged payload.
 fn untag(buf: &[u8]) -> Result<(u8, &[u8])> {
@@ -117,8 +119,8 @@ impl LogicalExtensionCodec for SparklingLogicalCodec {
 
 /// Sparkling's physical extension codec (scheduler to executors).
 ///
-/// Today every extension node in a task plan is one of Ballista's shuffle nodes; the
-/// tag leaves room for Sparkling's own scan and write nodes.
+/// Extension nodes in task plans are Ballista's shuffle nodes and Sparkling's Iceberg
+/// write node.
 #[derive(Debug, Default)]
 pub struct SparklingPhysicalCodec {
     inner: BallistaPhysicalExtensionCodec,
@@ -133,11 +135,26 @@ impl PhysicalExtensionCodec for SparklingPhysicalCodec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         match untag(buf)? {
             (TAG_BALLISTA, rest) => self.inner.try_decode(rest, inputs, ctx),
+            (TAG_ICEBERG_WRITE, rest) => {
+                let spec: WriteSpec = serde_json::from_slice(rest).map_err(|e| {
+                    DataFusionError::Internal(format!("decoding an Iceberg write node: {e}"))
+                })?;
+                match inputs {
+                    [input] => Ok(Arc::new(IcebergWriteExec::new(Arc::clone(input), spec))),
+                    _ => plan_err!("an Iceberg write node takes one input"),
+                }
+            }
             (tag, _) => plan_err!("unknown physical extension node (tag {tag})"),
         }
     }
 
     fn try_encode(&self, node: Arc<dyn ExecutionPlan>, buf: &mut Vec<u8>) -> Result<()> {
+        if let Some(write) = node.as_any().downcast_ref::<IcebergWriteExec>() {
+            buf.push(TAG_ICEBERG_WRITE);
+            return serde_json::to_writer(buf, write.spec()).map_err(|e| {
+                DataFusionError::Internal(format!("encoding an Iceberg write node: {e}"))
+            });
+        }
         buf.push(TAG_BALLISTA);
         self.inner.try_encode(node, buf)
     }

@@ -1,10 +1,12 @@
 //! Pieces every Sparkling process must share so that plans mean the same thing
 //! everywhere: the function library ([`functions`]), the logical and physical plan
-//! codecs ([`codec`]) and the client-side table references that travel inside
-//! client plans until the gateway binds them ([`remote_table`]).
+//! codecs ([`codec`]), the client-side table references that travel inside client
+//! plans until the gateway binds them ([`remote_table`]), and Iceberg tables
+//! ([`iceberg`]).
 
 pub mod codec;
 pub mod functions;
+pub mod iceberg;
 pub mod remote_table;
 
 pub use codec::{SparklingLogicalCodec, SparklingPhysicalCodec};

@@ -1,6 +1,7 @@
 //! The Sparkling scheduler process: the embedded Ballista scheduler that executors
 //! register with ([`cluster`]), the jobs it runs for the gateway ([`job`]), client
-//! sessions ([`session`]) and the Spark Connect gateway ([`gateway`]).
+//! sessions ([`session`]), Iceberg commits ([`lakehouse`]) and the Spark Connect
+//! gateway ([`gateway`]).
 //!
 //! [`start`] brings all of it up on the configured ports and returns a handle that
 //! stops it.
@@ -9,6 +10,7 @@ pub mod cluster;
 pub mod error;
 pub mod gateway;
 pub mod job;
+pub mod lakehouse;
 pub mod session;
 pub mod task_status;
 
@@ -39,6 +41,10 @@ pub struct SchedulerOptions {
     pub external_host: Option<String>,
     /// Bearer token clients must present; required when bound to a non-loopback address.
     pub auth_token: Option<String>,
+    /// The Iceberg REST catalog behind `spark_catalog` (`http://host:8181`), if any.
+    pub catalog_uri: Option<String>,
+    /// The token to present to that catalog.
+    pub catalog_token: Option<String>,
 }
 
 impl Default for SchedulerOptions {
@@ -49,6 +55,8 @@ impl Default for SchedulerOptions {
             connect_port: 15002,
             external_host: None,
             auth_token: None,
+            catalog_uri: None,
+            catalog_token: None,
         }
     }
 }
@@ -110,6 +118,17 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
             options.bind
         )));
     }
+    let iceberg = match &options.catalog_uri {
+        Some(uri) => Some(
+            sparkling_connectors::iceberg::IcebergCatalog::connect(
+                uri,
+                options.catalog_token.as_deref(),
+            )
+            .await
+            .map_err(|e| GatewayError::InvalidInput(e.to_string()))?,
+        ),
+        None => None,
+    };
     let (shutdown, shutdown_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
@@ -129,7 +148,7 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
         stopped(shutdown_rx.clone()),
     )
     .await?;
-    let gateway = Gateway::new(cluster.clone());
+    let gateway = Gateway::with_catalog(cluster.clone(), iceberg);
     let service = SparkConnectServiceServer::new(gateway.clone())
         .max_decoding_message_size(GATEWAY_MAX_MESSAGE_SIZE)
         .max_encoding_message_size(GATEWAY_MAX_MESSAGE_SIZE);

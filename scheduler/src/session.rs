@@ -3,7 +3,9 @@
 //!
 //! Name resolution follows Spark: a bare name is looked up first among the session's
 //! temporary views, then in `spark_catalog.default`, which every session shares (a
-//! table created by one client is visible to the next one).
+//! table created by one client is visible to the next one). `spark_catalog` holds
+//! in-memory tables and views (DDL such as `CREATE VIEW`) in front of the Iceberg
+//! REST catalog the scheduler was configured with, whose namespaces are schemas.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -20,6 +22,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use parking_lot::Mutex;
 use sparkling_connectors::functions;
+use sparkling_connectors::iceberg::{IcebergCatalog, catalog::block_on};
 use tokio::sync::watch;
 
 use crate::error::GatewayError;
@@ -85,6 +88,8 @@ pub struct Session {
     pub server_side_id: String,
     /// DataFusion context: configuration, functions, catalogs, temp views.
     pub ctx: Arc<SessionContext>,
+    /// The Iceberg catalog behind `spark_catalog`, if configured.
+    pub iceberg: Option<IcebergCatalog>,
     temp_views: Arc<MemorySchemaProvider>,
     /// Spark keys without a DataFusion counterpart, as set by the client.
     spark_conf: Mutex<BTreeMap<String, String>>,
@@ -92,7 +97,11 @@ pub struct Session {
 }
 
 impl Session {
-    fn new(id: String, shared: &Arc<MemoryCatalogProvider>) -> Self {
+    fn new(
+        id: String,
+        shared: &Arc<MemoryCatalogProvider>,
+        iceberg: Option<&IcebergCatalog>,
+    ) -> Self {
         let temp_views = Arc::new(MemorySchemaProvider::new());
         let state = functions::with_sparkling_functions(
             SessionStateBuilder::new().with_config(base_config()),
@@ -106,12 +115,14 @@ impl Session {
             Arc::new(SessionCatalog {
                 shared: Arc::clone(shared),
                 temp_views: Arc::clone(&temp_views),
+                iceberg: iceberg.cloned(),
             }),
         );
         Self {
             id,
             server_side_id: uuid::Uuid::new_v4().to_string(),
             ctx: Arc::new(ctx),
+            iceberg: iceberg.cloned(),
             temp_views,
             spark_conf: Mutex::new(BTreeMap::new()),
             operations: DashMap::new(),
@@ -267,10 +278,18 @@ fn datafusion_key(key: &str) -> Option<&str> {
 pub struct SessionManager {
     sessions: DashMap<String, Arc<Session>>,
     shared_catalog: Arc<MemoryCatalogProvider>,
+    iceberg: Option<IcebergCatalog>,
 }
 
 impl Default for SessionManager {
     fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl SessionManager {
+    /// Sessions over an in-memory `spark_catalog`, backed by `iceberg` if given.
+    pub fn new(iceberg: Option<IcebergCatalog>) -> Self {
         let shared_catalog = Arc::new(MemoryCatalogProvider::new());
         shared_catalog
             .register_schema(DEFAULT_SCHEMA, Arc::new(MemorySchemaProvider::new()))
@@ -278,11 +297,15 @@ impl Default for SessionManager {
         Self {
             sessions: DashMap::new(),
             shared_catalog,
+            iceberg,
         }
     }
-}
 
-impl SessionManager {
+    /// The Iceberg catalog behind `spark_catalog`, if configured.
+    pub fn iceberg(&self) -> Option<&IcebergCatalog> {
+        self.iceberg.as_ref()
+    }
+
     /// The session with this id, created on first use.
     pub fn get_or_create(&self, id: &str) -> Result<Arc<Session>, GatewayError> {
         if uuid::Uuid::parse_str(id).is_err() {
@@ -293,7 +316,13 @@ impl SessionManager {
         Ok(Arc::clone(
             self.sessions
                 .entry(id.to_string())
-                .or_insert_with(|| Arc::new(Session::new(id.to_string(), &self.shared_catalog)))
+                .or_insert_with(|| {
+                    Arc::new(Session::new(
+                        id.to_string(),
+                        &self.shared_catalog,
+                        self.iceberg.as_ref(),
+                    ))
+                })
                 .value(),
         ))
     }
@@ -320,12 +349,14 @@ impl SessionManager {
     }
 }
 
-/// A session's view of `spark_catalog`: the shared namespaces, with the session's
-/// temporary views in front of `default`.
+/// A session's view of `spark_catalog`: the shared in-memory namespaces over the
+/// Iceberg catalog's namespaces, with the session's temporary views in front of
+/// `default`.
 #[derive(Debug)]
 struct SessionCatalog {
     shared: Arc<MemoryCatalogProvider>,
     temp_views: Arc<MemorySchemaProvider>,
+    iceberg: Option<IcebergCatalog>,
 }
 
 impl CatalogProvider for SessionCatalog {
@@ -334,19 +365,33 @@ impl CatalogProvider for SessionCatalog {
     }
 
     fn schema_names(&self) -> Vec<String> {
-        self.shared.schema_names()
+        let mut names = self.shared.schema_names();
+        if let Some(iceberg) = &self.iceberg {
+            match block_on(iceberg.namespaces()) {
+                Ok(namespaces) => names.extend(namespaces),
+                Err(e) => tracing::warn!("listing Iceberg namespaces: {e}"),
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        let shared = self.shared.schema(name)?;
-        if name == DEFAULT_SCHEMA {
-            Some(Arc::new(OverlaySchema {
-                temp_views: Arc::clone(&self.temp_views),
-                shared,
-            }))
-        } else {
-            Some(shared)
+        let memory = self.shared.schema(name);
+        // Any name may be an Iceberg namespace; looking a table up in one that does
+        // not exist finds nothing.
+        let iceberg = self.iceberg.as_ref().map(|c| c.schema(name));
+        if memory.is_none() && iceberg.is_none() {
+            return None;
         }
+        Some(Arc::new(LayeredSchema {
+            name: name.to_string(),
+            temp_views: (name == DEFAULT_SCHEMA).then(|| Arc::clone(&self.temp_views)),
+            shared: Arc::clone(&self.shared),
+            memory,
+            iceberg,
+        }))
     }
 
     fn register_schema(
@@ -371,35 +416,55 @@ impl CatalogProvider for SessionCatalog {
     }
 }
 
-/// `default` as a session sees it: temporary views first, then shared tables.
-/// Tables created with DDL go to the shared namespace.
+/// A namespace as a session sees it: temporary views first (in `default`), then the
+/// shared in-memory tables and views, then the Iceberg tables. Tables and views
+/// created with DDL go to the shared in-memory namespace.
 #[derive(Debug)]
-struct OverlaySchema {
-    temp_views: Arc<MemorySchemaProvider>,
-    shared: Arc<dyn SchemaProvider>,
+struct LayeredSchema {
+    name: String,
+    temp_views: Option<Arc<MemorySchemaProvider>>,
+    shared: Arc<MemoryCatalogProvider>,
+    memory: Option<Arc<dyn SchemaProvider>>,
+    iceberg: Option<sparkling_connectors::iceberg::IcebergSchema>,
 }
 
 #[async_trait]
-impl SchemaProvider for OverlaySchema {
+impl SchemaProvider for LayeredSchema {
     fn as_any(&self) -> &dyn Any {
         self
     }
 
     fn table_names(&self) -> Vec<String> {
-        let mut names = self.temp_views.table_names();
-        for n in self.shared.table_names() {
-            if !names.contains(&n) {
-                names.push(n);
-            }
+        let mut names = Vec::new();
+        if let Some(t) = &self.temp_views {
+            names.extend(t.table_names());
         }
+        if let Some(m) = &self.memory {
+            names.extend(m.table_names());
+        }
+        if let Some(i) = &self.iceberg {
+            names.extend(i.table_names());
+        }
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
         names
     }
 
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
-        if let Some(t) = self.temp_views.table(name).await? {
-            return Ok(Some(t));
+        if let Some(t) = &self.temp_views
+            && let Some(table) = t.table(name).await?
+        {
+            return Ok(Some(table));
         }
-        self.shared.table(name).await
+        if let Some(m) = &self.memory
+            && let Some(table) = m.table(name).await?
+        {
+            return Ok(Some(table));
+        }
+        match &self.iceberg {
+            Some(i) => i.table(name).await,
+            None => Ok(None),
+        }
     }
 
     fn register_table(
@@ -407,17 +472,34 @@ impl SchemaProvider for OverlaySchema {
         name: String,
         table: Arc<dyn TableProvider>,
     ) -> DFResult<Option<Arc<dyn TableProvider>>> {
-        self.shared.register_table(name, table)
+        let memory = match &self.memory {
+            Some(m) => Arc::clone(m),
+            None => {
+                let m: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+                self.shared.register_schema(&self.name, Arc::clone(&m))?;
+                m
+            }
+        };
+        memory.register_table(name, table)
     }
 
     fn deregister_table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
-        if let Some(t) = self.temp_views.deregister_table(name)? {
-            return Ok(Some(t));
+        if let Some(t) = &self.temp_views
+            && let Some(table) = t.deregister_table(name)?
+        {
+            return Ok(Some(table));
         }
-        self.shared.deregister_table(name)
+        match &self.memory {
+            Some(m) => m.deregister_table(name),
+            None => Ok(None),
+        }
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.temp_views.table_exist(name) || self.shared.table_exist(name)
+        self.temp_views
+            .as_ref()
+            .is_some_and(|t| t.table_exist(name))
+            || self.memory.as_ref().is_some_and(|m| m.table_exist(name))
+            || self.iceberg.as_ref().is_some_and(|i| i.table_exist(name))
     }
 }

@@ -113,6 +113,12 @@ pub struct SchedulerArgs {
     /// Bearer token clients must present (required off loopback).
     #[arg(long, env = "SPARKLING_AUTH_TOKEN")]
     pub auth_token: Option<String>,
+    /// Iceberg REST catalog behind spark_catalog (e.g. http://127.0.0.1:8181).
+    #[arg(long, env = "SPARKLING_CATALOG")]
+    pub catalog: Option<String>,
+    /// Token to present to the Iceberg REST catalog.
+    #[arg(long, env = "SPARKLING_CATALOG_TOKEN")]
+    pub catalog_token: Option<String>,
 }
 
 /// `sparkling executor`.

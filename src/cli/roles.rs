@@ -31,6 +31,8 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
         connect_port: args.connect_port,
         external_host: args.external_host,
         auth_token: args.auth_token,
+        catalog_uri: args.catalog.clone(),
+        catalog_token: args.catalog_token,
     })
     .await?;
     println!("sparkling scheduler ready");
@@ -42,6 +44,9 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
         "  Spark Connect                         sc://{}",
         running.gateway_addr
     );
+    if let Some(catalog) = &args.catalog {
+        println!("  Iceberg REST catalog (spark_catalog)  {catalog}");
+    }
     shutdown_signal().await;
     eprintln!("stopping");
     running.stop().await;
@@ -131,21 +136,23 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     if args.executors == 0 {
         bail!("--executors must be at least 1");
     }
+    let catalog = sparkling_catalog::start(sparkling_catalog::CatalogOptions {
+        bind: args.bind,
+        port: args.catalog_port,
+        db: format!("sqlite:{}", args.catalog_db.display()),
+        warehouse: args.warehouse.clone(),
+        auth_token: args.auth_token.clone(),
+        ..Default::default()
+    })
+    .await?;
     let running = start(SchedulerOptions {
         bind: args.bind,
         port: args.port,
         connect_port: args.connect_port,
         external_host: None,
         auth_token: args.auth_token.clone(),
-    })
-    .await?;
-    let catalog = sparkling_catalog::start(sparkling_catalog::CatalogOptions {
-        bind: args.bind,
-        port: args.catalog_port,
-        db: format!("sqlite:{}", args.catalog_db.display()),
-        warehouse: args.warehouse.clone(),
-        auth_token: args.auth_token,
-        ..Default::default()
+        catalog_uri: Some(catalog.uri()),
+        catalog_token: args.auth_token,
     })
     .await?;
     let slots = args

@@ -83,14 +83,14 @@ pub fn python() -> String {
     python
 }
 
-fn script(name: &str) -> PathBuf {
+pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/e2e/python")
         .join(name)
 }
 
 /// Runs a Python script or snippet and returns its stdout, failing with its output.
-fn run_python(args: &[&str], catalog: &CatalogProcess) -> String {
+pub fn run_python(args: &[&str], catalog: &CatalogProcess) -> String {
     let out = Command::new(python())
         .args(args)
         .output()

@@ -58,9 +58,15 @@ impl TestCluster {
     /// The scheduler binds port 0 and the test reads the ports it got from its
     /// output, so parallel tests never race for a scheduler or gateway port.
     pub async fn start(executors: usize, slots: usize) -> Self {
+        Self::start_with(executors, slots, &[]).await
+    }
+
+    /// As [`TestCluster::start`], with extra scheduler flags (e.g. `--catalog URI`).
+    pub async fn start_with(executors: usize, slots: usize, scheduler_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut scheduler = Command::new(binary())
             .args(["scheduler", "--port", "0", "--connect-port", "0"])
+            .args(scheduler_args)
             .stdout(Stdio::piped())
             .stderr(log_file(dir.path(), "scheduler"))
             .spawn()
@@ -121,12 +127,26 @@ impl TestCluster {
     }
 
     /// Waits until the cluster runs jobs: a query over client data (which runs on the
-    /// executors) succeeds. An executor that exited while starting (e.g. its port was
-    /// taken by another test between choosing and binding it) is started again.
+    /// executors) succeeds and every executor process is still alive a moment later.
+    /// An executor that exited while starting (its port was taken by another test
+    /// between choosing and binding it, or its registration failed) is started again.
     pub async fn wait_for_executors(&mut self, _n: usize) {
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut restarts = 0;
+        let mut answered = false;
         loop {
+            if answered {
+                // Registration fails within moments of starting; give it that long.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if self
+                    .executors
+                    .iter_mut()
+                    .all(|e| matches!(e.child.try_wait(), Ok(None)))
+                {
+                    return;
+                }
+                answered = false;
+            }
             for i in 0..self.executors.len() {
                 if let Ok(Some(status)) = self.executors[i].child.try_wait() {
                     assert!(
@@ -142,7 +162,8 @@ impl TestCluster {
                 && let Ok(df) = s.create_dataframe(vec![numbers(10)])
                 && df.count().await.is_ok()
             {
-                return;
+                answered = true;
+                continue;
             }
             if let Ok(Some(status)) = self.scheduler.try_wait() {
                 panic!("the scheduler exited ({status}); logs:\n{}", self.logs());

@@ -7,5 +7,6 @@ mod catalog;
 mod cluster;
 mod errors;
 mod fault;
+mod lakehouse;
 mod sdk;
 mod tpch;

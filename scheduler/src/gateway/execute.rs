@@ -71,7 +71,10 @@ fn scans(plan: &LogicalPlan) -> (usize, bool) {
                 let (n, local) = scans(view.logical_plan());
                 count += n;
                 local_only |= local;
-            } else if any.is::<ListingTable>() || any.is::<MemTable>() {
+            } else if any.is::<ListingTable>()
+                || any.is::<MemTable>()
+                || any.is::<sparkling_connectors::iceberg::IcebergTable>()
+            {
                 count += 1;
             } else {
                 // Anything else stays in the gateway: metadata tables, and `range` /
@@ -98,6 +101,22 @@ pub async fn execute_plan(
     operation: &Arc<Operation>,
     interrupted: watch::Receiver<bool>,
 ) -> Result<SendableRecordBatchStream, GatewayError> {
+    if let Some(target) = crate::lakehouse::insert_target(&plan) {
+        let catalog = session.iceberg.as_ref().ok_or_else(|| {
+            GatewayError::Internal("an Iceberg table without an Iceberg catalog".into())
+        })?;
+        let stream = crate::lakehouse::insert(
+            cluster,
+            session,
+            catalog,
+            plan,
+            target,
+            operation,
+            interrupted.clone(),
+        )
+        .await?;
+        return Ok(stop_on_interrupt(stream, interrupted));
+    }
     let schema = Arc::clone(plan.schema().inner());
     let stream = match placement(&plan) {
         Placement::Gateway => {

@@ -36,9 +36,17 @@ pub struct Gateway {
 impl Gateway {
     /// A gateway submitting work to `cluster`.
     pub fn new(cluster: Cluster) -> Self {
+        Self::with_catalog(cluster, None)
+    }
+
+    /// A gateway whose `spark_catalog` is backed by an Iceberg REST catalog.
+    pub fn with_catalog(
+        cluster: Cluster,
+        iceberg: Option<sparkling_connectors::iceberg::IcebergCatalog>,
+    ) -> Self {
         Self {
             cluster,
-            sessions: Arc::new(SessionManager::default()),
+            sessions: Arc::new(SessionManager::new(iceberg)),
         }
     }
 

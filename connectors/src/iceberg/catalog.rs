@@ -1,0 +1,159 @@
+//! A connection to an Iceberg REST catalog (ours or any spec-compliant one), and a
+//! namespace of it as a DataFusion schema.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::common::{DataFusionError, Result};
+use iceberg::io::LocalFsStorageFactory;
+use iceberg::{Catalog, CatalogBuilder, ErrorKind, NamespaceIdent, TableIdent};
+use iceberg_catalog_rest::{RestCatalog, RestCatalogBuilder};
+
+use super::table::{IcebergTable, iceberg_error};
+
+/// An Iceberg REST catalog.
+#[derive(Debug, Clone)]
+pub struct IcebergCatalog {
+    catalog: Arc<RestCatalog>,
+    uri: String,
+}
+
+impl IcebergCatalog {
+    /// Connects to the catalog at `uri` (`http://host:8181`), presenting `token` if
+    /// given; fails clearly if nothing answers there.
+    pub async fn connect(uri: &str, token: Option<&str>) -> Result<Self> {
+        let mut props = HashMap::from([("uri".to_string(), uri.to_string())]);
+        if let Some(token) = token {
+            props.insert("token".to_string(), token.to_string());
+        }
+        let catalog = RestCatalogBuilder::default()
+            .with_storage_factory(Arc::new(LocalFsStorageFactory))
+            .load("spark_catalog", props)
+            .await
+            .map_err(|e| {
+                DataFusionError::Configuration(format!(
+                    "cannot use the Iceberg REST catalog at {uri}: {e}"
+                ))
+            })?;
+        let this = Self {
+            catalog: Arc::new(catalog),
+            uri: uri.to_string(),
+        };
+        // The builder is lazy; ask once so a wrong URI is reported at startup.
+        this.namespaces().await.map_err(|e| {
+            DataFusionError::Configuration(format!(
+                "the Iceberg REST catalog at {uri} does not answer: {e}"
+            ))
+        })?;
+        Ok(this)
+    }
+
+    /// The catalog's URI.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The iceberg client, for commits.
+    pub fn client(&self) -> &RestCatalog {
+        &self.catalog
+    }
+
+    /// The top-level namespaces.
+    pub async fn namespaces(&self) -> Result<Vec<String>> {
+        let namespaces = self
+            .catalog
+            .list_namespaces(None)
+            .await
+            .map_err(iceberg_error)?;
+        Ok(namespaces.into_iter().map(|ns| ns.join(".")).collect())
+    }
+
+    /// The tables of a namespace (none if it does not exist).
+    pub async fn table_names(&self, namespace: &str) -> Result<Vec<String>> {
+        match self.catalog.list_tables(&ident(namespace)).await {
+            Ok(tables) => Ok(tables.into_iter().map(|t| t.name().to_string()).collect()),
+            Err(e) if e.kind() == ErrorKind::NamespaceNotFound => Ok(vec![]),
+            Err(e) => Err(iceberg_error(e)),
+        }
+    }
+
+    /// A table's current state, or `None` if there is no such table.
+    pub async fn load(&self, namespace: &str, name: &str) -> Result<Option<iceberg::table::Table>> {
+        let table = TableIdent::new(ident(namespace), name.to_string());
+        match self.catalog.load_table(&table).await {
+            Ok(table) => Ok(Some(table)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::TableNotFound | ErrorKind::NamespaceNotFound
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(iceberg_error(e)),
+        }
+    }
+
+    /// A namespace as a DataFusion schema.
+    pub fn schema(&self, namespace: &str) -> IcebergSchema {
+        IcebergSchema {
+            catalog: self.clone(),
+            namespace: namespace.to_string(),
+        }
+    }
+}
+
+fn ident(namespace: &str) -> NamespaceIdent {
+    NamespaceIdent::from_vec(namespace.split('.').map(str::to_string).collect())
+        .unwrap_or_else(|_| NamespaceIdent::new(namespace.to_string()))
+}
+
+/// Runs a catalog call from DataFusion's synchronous catalog API (table listings for
+/// `SHOW TABLES` and `information_schema`) on the multi-threaded runtime.
+pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
+    let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+        DataFusionError::Internal("the Iceberg catalog needs a tokio runtime".to_string())
+    })?;
+    if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        return Err(DataFusionError::Internal(
+            "listing an Iceberg catalog needs a multi-threaded tokio runtime".to_string(),
+        ));
+    }
+    tokio::task::block_in_place(|| handle.block_on(future))
+}
+
+/// A namespace of an Iceberg catalog, as DataFusion sees it.
+#[derive(Debug)]
+pub struct IcebergSchema {
+    catalog: IcebergCatalog,
+    namespace: String,
+}
+
+#[async_trait]
+impl SchemaProvider for IcebergSchema {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        block_on(self.catalog.table_names(&self.namespace)).unwrap_or_else(|e| {
+            tracing::warn!("listing {}: {e}", self.namespace);
+            vec![]
+        })
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        match self.catalog.load(&self.namespace, name).await? {
+            Some(table) => Ok(Some(Arc::new(IcebergTable::new(table, None)?))),
+            None => Ok(None),
+        }
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        block_on(self.catalog.load(&self.namespace, name)).is_ok_and(|t| t.is_some())
+    }
+}

@@ -1,0 +1,198 @@
+//! Table definitions from the engine's terms: an Arrow schema (what SQL column lists
+//! and queries produce) as an Iceberg schema, and Spark's `PARTITIONED BY` terms as an
+//! Iceberg partition spec.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Fields, Schema as ArrowSchema, TimeUnit};
+use datafusion::common::{Result, plan_err};
+use iceberg::spec::{Schema, Transform, UnboundPartitionSpec};
+
+use super::table::iceberg_error;
+
+/// One term of `PARTITIONED BY (...)`, as Spark writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionTerm {
+    /// `col` or `identity(col)`.
+    Identity(String),
+    /// `years(col)`.
+    Year(String),
+    /// `months(col)`.
+    Month(String),
+    /// `days(col)`.
+    Day(String),
+    /// `hours(col)`.
+    Hour(String),
+    /// `bucket(n, col)`.
+    Bucket(u32, String),
+    /// `truncate(width, col)` (or `truncate(col, width)`).
+    Truncate(u32, String),
+}
+
+impl PartitionTerm {
+    /// A term from a transform name and its arguments (column names and numbers).
+    pub fn parse(function: Option<&str>, args: &[String]) -> Result<Self> {
+        let one = |name: &str| match args {
+            [col] => Ok(col.clone()),
+            _ => plan_err!("{name}() takes one column, got {args:?}"),
+        };
+        match function.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("identity") => Ok(Self::Identity(one("identity")?)),
+            Some("years" | "year") => Ok(Self::Year(one("years")?)),
+            Some("months" | "month") => Ok(Self::Month(one("months")?)),
+            Some("days" | "day" | "date") => Ok(Self::Day(one("days")?)),
+            Some("hours" | "hour" | "date_hour") => Ok(Self::Hour(one("hours")?)),
+            Some("bucket") => {
+                let (n, col) = width_and_column("bucket", args)?;
+                Ok(Self::Bucket(n, col))
+            }
+            Some("truncate") => {
+                let (n, col) = width_and_column("truncate", args)?;
+                Ok(Self::Truncate(n, col))
+            }
+            Some(other) => plan_err!(
+                "unknown partition transform {other}(); use years, months, days, hours, bucket or truncate"
+            ),
+        }
+    }
+
+    fn column(&self) -> &str {
+        match self {
+            Self::Identity(c)
+            | Self::Year(c)
+            | Self::Month(c)
+            | Self::Day(c)
+            | Self::Hour(c)
+            | Self::Bucket(_, c)
+            | Self::Truncate(_, c) => c,
+        }
+    }
+
+    /// The transform and the partition field's name (Spark's naming).
+    fn transform(&self) -> (Transform, String) {
+        let c = self.column();
+        match self {
+            Self::Identity(_) => (Transform::Identity, c.to_string()),
+            Self::Year(_) => (Transform::Year, format!("{c}_year")),
+            Self::Month(_) => (Transform::Month, format!("{c}_month")),
+            Self::Day(_) => (Transform::Day, format!("{c}_day")),
+            Self::Hour(_) => (Transform::Hour, format!("{c}_hour")),
+            Self::Bucket(n, _) => (Transform::Bucket(*n), format!("{c}_bucket")),
+            Self::Truncate(w, _) => (Transform::Truncate(*w), format!("{c}_trunc")),
+        }
+    }
+}
+
+fn width_and_column(name: &str, args: &[String]) -> Result<(u32, String)> {
+    match args {
+        [a, b] => match (a.parse::<u32>(), b.parse::<u32>()) {
+            (Ok(n), _) => Ok((n, b.clone())),
+            (Err(_), Ok(n)) => Ok((n, a.clone())),
+            _ => plan_err!("{name}() takes a number and a column, got {a}, {b}"),
+        },
+        _ => plan_err!("{name}() takes a number and a column"),
+    }
+}
+
+/// The partition spec for `terms` over `schema`.
+pub fn partition_spec(schema: &Schema, terms: &[PartitionTerm]) -> Result<UnboundPartitionSpec> {
+    let mut builder = UnboundPartitionSpec::builder();
+    for term in terms {
+        let column = term.column();
+        let Some(field) = schema.field_by_name_case_insensitive(column) else {
+            return plan_err!("cannot partition by {column}: the table has no such column");
+        };
+        let (transform, name) = term.transform();
+        let result_type = transform.result_type(&field.field_type);
+        if let Err(e) = result_type {
+            return plan_err!("cannot partition by {term:?}: {e}");
+        }
+        builder = builder
+            .add_partition_field(field.id, name, transform)
+            .map_err(iceberg_error)?;
+    }
+    Ok(builder.build())
+}
+
+/// The Iceberg schema (fresh field ids) of columns described in Arrow. Types Iceberg
+/// does not have are widened: small integers to int, nanosecond and millisecond
+/// timestamps to microseconds, string and binary views to string and binary.
+pub fn iceberg_schema(arrow: &ArrowSchema) -> Result<Schema> {
+    let fields: Vec<Field> = arrow.fields().iter().map(|f| normalize_field(f)).collect();
+    iceberg::arrow::arrow_schema_to_schema_auto_assign_ids(&ArrowSchema::new(fields))
+        .map_err(iceberg_error)
+}
+
+fn normalize_field(field: &Field) -> Field {
+    Field::new(
+        field.name(),
+        normalize_type(field.data_type()),
+        field.is_nullable(),
+    )
+}
+
+fn normalize_type(ty: &DataType) -> DataType {
+    match ty {
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 | DataType::UInt16 => DataType::Int32,
+        DataType::UInt32 => DataType::Int64,
+        DataType::Float16 => DataType::Float32,
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+        DataType::Date64 => DataType::Date32,
+        DataType::Timestamp(_, tz) => DataType::Timestamp(
+            TimeUnit::Microsecond,
+            tz.as_ref().map(|_| Arc::from("+00:00")),
+        ),
+        DataType::Dictionary(_, value) => normalize_type(value),
+        DataType::List(item) | DataType::LargeList(item) | DataType::ListView(item) => {
+            DataType::List(Arc::new(normalize_field(item)))
+        }
+        DataType::Struct(fields) => DataType::Struct(Fields::from(
+            fields
+                .iter()
+                .map(|f| normalize_field(f))
+                .collect::<Vec<_>>(),
+        )),
+        DataType::Map(entries, sorted) => {
+            DataType::Map(Arc::new(normalize_field(entries)), *sorted)
+        }
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_types_become_iceberg_types_and_partition_terms_bind() {
+        let arrow = ArrowSchema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Nanosecond, None), true),
+            Field::new("name", DataType::Utf8View, true),
+            Field::new("small", DataType::Int16, true),
+        ]);
+        let schema = iceberg_schema(&arrow).unwrap();
+        let back = iceberg::arrow::schema_to_arrow_schema(&schema).unwrap();
+        assert_eq!(
+            back.field(1).data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, None)
+        );
+        assert!(schema.field_by_name("id").unwrap().required);
+        let spec = partition_spec(
+            &schema,
+            &[
+                PartitionTerm::parse(Some("days"), &["ts".into()]).unwrap(),
+                PartitionTerm::parse(Some("bucket"), &["16".into(), "id".into()]).unwrap(),
+                PartitionTerm::parse(None, &["name".into()]).unwrap(),
+            ],
+        )
+        .unwrap();
+        let names: Vec<_> = spec.fields().iter().map(|f| f.name.clone()).collect();
+        assert_eq!(names, ["ts_day", "id_bucket", "name"]);
+        assert!(partition_spec(&schema, &[PartitionTerm::Identity("nope".into())]).is_err());
+        assert!(PartitionTerm::parse(Some("weeks"), &["ts".into()]).is_err());
+        // days() of a string is not a valid partition.
+        assert!(partition_spec(&schema, &[PartitionTerm::Day("name".into())]).is_err());
+    }
+}

@@ -1,0 +1,271 @@
+//! An Iceberg table as a DataFusion table: the scan is planned from the table's
+//! manifests (partition pruning and column statistics from the pushed filters) and
+//! becomes a Parquet scan of the remaining data files, spread over as many partitions
+//! as the session's target parallelism. That physical plan is plain DataFusion, so
+//! Ballista ships it to the executors and each reads its share of the files.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{DataFusionError, Result, not_impl_err, plan_err};
+use datafusion::datasource::TableType;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use futures::TryStreamExt;
+use iceberg::scan::FileScanTask;
+use iceberg::spec::DataFileFormat;
+use iceberg::table::Table;
+
+use super::predicate::filters_to_predicate;
+use super::write::{IcebergWriteExec, WriteSpec};
+
+/// One snapshot of an Iceberg table (the current one unless time-travelling).
+#[derive(Debug, Clone)]
+pub struct IcebergTable {
+    table: Table,
+    snapshot_id: Option<i64>,
+    schema: SchemaRef,
+    write_id: Option<String>,
+}
+
+impl IcebergTable {
+    /// The table as of `snapshot_id` (its current snapshot if `None`), with the schema
+    /// that snapshot was written with.
+    pub fn new(table: Table, snapshot_id: Option<i64>) -> Result<Self> {
+        let metadata = table.metadata();
+        let schema = match snapshot_id {
+            Some(id) => {
+                let snapshot = metadata.snapshot_by_id(id).ok_or_else(|| {
+                    DataFusionError::Plan(format!(
+                        "table {} has no snapshot {id}",
+                        table.identifier()
+                    ))
+                })?;
+                snapshot.schema(metadata).map_err(iceberg_error)?
+            }
+            None => metadata.current_schema().clone(),
+        };
+        let schema = iceberg::arrow::schema_to_arrow_schema(&schema).map_err(iceberg_error)?;
+        Ok(Self {
+            table,
+            snapshot_id,
+            schema: Arc::new(schema),
+            write_id: None,
+        })
+    }
+
+    /// The same table as the target of the write `write_id` (the prefix of every file
+    /// the write creates).
+    pub fn for_write(&self, write_id: &str) -> Self {
+        Self {
+            write_id: Some(write_id.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// What executors need to write data files of this table.
+    pub fn write_spec(&self, write_id: &str) -> Result<WriteSpec> {
+        let metadata = self.table.metadata();
+        let data_location = metadata
+            .properties()
+            .get("write.data.path")
+            .cloned()
+            .unwrap_or_else(|| format!("{}/data", metadata.location().trim_end_matches('/')));
+        Ok(WriteSpec {
+            data_location,
+            schema: metadata.current_schema().as_ref().clone(),
+            partition_spec: metadata.default_partition_spec().as_ref().clone(),
+            format_version: metadata.format_version(),
+            write_id: write_id.to_string(),
+        })
+    }
+
+    /// The underlying iceberg table.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// The snapshot this provider reads (`None`: the current one).
+    pub fn snapshot_id(&self) -> Option<i64> {
+        self.snapshot_id
+    }
+
+    /// The data files to read for `filters`.
+    async fn plan_files(&self, filters: &[Expr]) -> Result<Vec<FileScanTask>> {
+        let builder = || {
+            let b = self.table.scan().select_all();
+            match self.snapshot_id {
+                Some(id) => b.snapshot_id(id),
+                None => b,
+            }
+        };
+        let scan = match filters_to_predicate(filters) {
+            // A predicate that does not bind (e.g. a literal of another type) only
+            // loses pruning, not rows.
+            Some(predicate) => match builder().with_filter(predicate).build() {
+                Ok(scan) => scan,
+                Err(_) => builder().build().map_err(iceberg_error)?,
+            },
+            None => builder().build().map_err(iceberg_error)?,
+        };
+        scan.plan_files()
+            .await
+            .map_err(iceberg_error)?
+            .try_collect()
+            .await
+            .map_err(iceberg_error)
+    }
+}
+
+#[async_trait]
+impl TableProvider for IcebergTable {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Filters prune files; the rows are still filtered by the engine.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let tasks = self.plan_files(filters).await?;
+        if let Some(task) = tasks.iter().find(|t| !t.deletes.is_empty()) {
+            return not_impl_err!(
+                "table {} has delete files (e.g. for {}); reading row-level deletes is not supported yet",
+                self.table.identifier(),
+                task.data_file_path
+            );
+        }
+        if let Some(task) = tasks
+            .iter()
+            .find(|t| t.data_file_format != DataFileFormat::Parquet)
+        {
+            return not_impl_err!(
+                "table {} has a {:?} data file ({}); only Parquet is supported",
+                self.table.identifier(),
+                task.data_file_format,
+                task.data_file_path
+            );
+        }
+        if tasks.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => self.schema(),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let groups = file_groups(&tasks, state.config().target_partitions().max(1))?;
+        let source = Arc::new(ParquetSource::new(self.schema()));
+        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+            .with_file_groups(groups)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        Ok(DataSourceExec::from_data_source(config))
+    }
+
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if insert_op != InsertOp::Append {
+            return not_impl_err!(
+                "{insert_op} into Iceberg table {} is not supported yet; only INSERT INTO appends",
+                self.table.identifier()
+            );
+        }
+        if self.snapshot_id.is_some() {
+            return plan_err!(
+                "cannot write to a past snapshot of {}",
+                self.table.identifier()
+            );
+        }
+        let write_id = self
+            .write_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        Ok(Arc::new(IcebergWriteExec::new(
+            input,
+            self.write_spec(&write_id)?,
+        )))
+    }
+}
+
+/// Spreads files over at most `n` groups of similar total size (largest file first,
+/// each to the lightest group).
+fn file_groups(tasks: &[FileScanTask], n: usize) -> Result<Vec<FileGroup>> {
+    let mut files: Vec<(u64, PartitionedFile)> = tasks
+        .iter()
+        .map(|t| {
+            Ok((
+                t.file_size_in_bytes,
+                PartitionedFile::new(local_path(&t.data_file_path)?, t.file_size_in_bytes),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
+    let n = n.min(files.len());
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, Vec::new())).collect();
+    for (size, file) in files {
+        let lightest = groups
+            .iter_mut()
+            .min_by_key(|(total, _)| *total)
+            .expect("at least one group");
+        lightest.0 += size;
+        lightest.1.push(file);
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(_, files)| FileGroup::new(files))
+        .collect())
+}
+
+/// The local path of a `file:` URL (or a plain absolute path).
+fn local_path(location: &str) -> Result<String> {
+    let path = if let Some(rest) = location.strip_prefix("file://") {
+        rest
+    } else if let Some(rest) = location.strip_prefix("file:") {
+        rest
+    } else if location.starts_with('/') {
+        location
+    } else {
+        return not_impl_err!(
+            "data file {location}: only local (file:) warehouses are supported so far"
+        );
+    };
+    Ok(path.to_string())
+}
+
+/// An iceberg error as a DataFusion error.
+pub fn iceberg_error(e: iceberg::Error) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}

@@ -1,0 +1,250 @@
+//! Writes into Iceberg tables: an `INSERT` runs as one distributed job whose executors
+//! write data files and report them; after the job succeeded the scheduler commits
+//! them as exactly one snapshot (retrying when another writer committed first). A
+//! failed or cancelled job commits nothing and its files are removed.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{AsArray, RecordBatch, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::datasource::{provider_as_source, source_as_provider};
+use datafusion::logical_expr::{DmlStatement, LogicalPlan, WriteOp};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use iceberg::spec::{DataFile, deserialize_data_file_from_json};
+use iceberg::table::Table;
+use iceberg::transaction::{ApplyTransactionAction, Transaction};
+use iceberg::{Catalog, ErrorKind};
+use sparkling_connectors::iceberg::write::{DATA_FILE_COLUMN, write_output_schema};
+use sparkling_connectors::iceberg::{IcebergCatalog, IcebergTable};
+use tokio::sync::watch;
+
+use crate::cluster::Cluster;
+use crate::error::GatewayError;
+use crate::job::run_job;
+use crate::session::{Operation, Session};
+
+/// Snapshot summary key naming the write (the prefix of its data files).
+pub const WRITE_ID_PROPERTY: &str = "sparkling.write-id";
+/// Snapshot summary key naming the scheduler job that wrote the snapshot's files.
+pub const JOB_ID_PROPERTY: &str = "sparkling.job-id";
+
+/// How often a commit that keeps losing to other writers is tried again.
+const COMMIT_ATTEMPTS: usize = 20;
+
+/// The Iceberg table an `INSERT` plan writes to, if it writes to one.
+pub fn insert_target(plan: &LogicalPlan) -> Option<IcebergTable> {
+    let LogicalPlan::Dml(dml) = plan else {
+        return None;
+    };
+    if !matches!(dml.op, WriteOp::Insert(_)) {
+        return None;
+    }
+    let provider = source_as_provider(&dml.target).ok()?;
+    provider.as_any().downcast_ref::<IcebergTable>().cloned()
+}
+
+/// Runs an `INSERT` into an Iceberg table and commits it; returns Spark's `count` row.
+pub async fn insert(
+    cluster: &Cluster,
+    session: &Session,
+    catalog: &IcebergCatalog,
+    plan: LogicalPlan,
+    target: IcebergTable,
+    operation: &Arc<Operation>,
+    interrupted: watch::Receiver<bool>,
+) -> Result<SendableRecordBatchStream, GatewayError> {
+    let LogicalPlan::Dml(dml) = plan else {
+        return Err(GatewayError::Internal("not an insert".into()));
+    };
+    let write_id = uuid::Uuid::new_v4().to_string();
+    let spec = target.write_spec(&write_id)?;
+    let plan = LogicalPlan::Dml(DmlStatement::new(
+        dml.table_name.clone(),
+        provider_as_source(Arc::new(target.for_write(&write_id))),
+        dml.op.clone(),
+        Arc::clone(&dml.input),
+    ));
+    let job_id = Arc::new(parking_lot::Mutex::new(String::new()));
+    let written = async {
+        let stream = run_job(
+            cluster,
+            &format!("insert into {}", dml.table_name),
+            Arc::clone(&session.ctx),
+            &plan,
+            write_output_schema(),
+            interrupted,
+            |id| {
+                *operation.job_id.lock() = Some(id.to_string());
+                *job_id.lock() = id.to_string();
+            },
+        )
+        .await?;
+        let batches = datafusion::physical_plan::common::collect(stream).await?;
+        data_files(&batches, target.table())
+    }
+    .await;
+    let files = match written {
+        Ok(files) => files,
+        Err(e) => {
+            remove_write_files(&spec.data_location, &write_id, &HashSet::new());
+            return Err(e);
+        }
+    };
+    let rows: u64 = files.iter().map(|f| f.record_count()).sum();
+    let kept: HashSet<String> = files.iter().map(|f| f.file_path().to_string()).collect();
+    let properties = HashMap::from([
+        (WRITE_ID_PROPERTY.to_string(), write_id.clone()),
+        (JOB_ID_PROPERTY.to_string(), job_id.lock().clone()),
+    ]);
+    if let Err(e) = commit(catalog, target.table(), files, properties, &write_id).await {
+        remove_write_files(&spec.data_location, &write_id, &HashSet::new());
+        return Err(e);
+    }
+    // Files of failed task attempts are not part of the snapshot.
+    remove_write_files(&spec.data_location, &write_id, &kept);
+    Ok(count_result(rows))
+}
+
+/// The data files the executors reported.
+fn data_files(batches: &[RecordBatch], table: &Table) -> Result<Vec<DataFile>, GatewayError> {
+    let metadata = table.metadata();
+    let spec = metadata.default_partition_spec();
+    let schema = metadata.current_schema();
+    let partition_type = spec
+        .partition_type(schema)
+        .map_err(|e| GatewayError::Internal(format!("partition type: {e}")))?;
+    let mut files = Vec::new();
+    for batch in batches {
+        let column = batch
+            .column_by_name(DATA_FILE_COLUMN)
+            .ok_or_else(|| GatewayError::Internal("write results lack data files".into()))?;
+        for json in column.as_string::<i32>().iter().flatten() {
+            let file =
+                deserialize_data_file_from_json(json, spec.spec_id(), &partition_type, schema)
+                    .map_err(|e| GatewayError::Internal(format!("a written data file: {e}")))?;
+            files.push(file);
+        }
+    }
+    Ok(files)
+}
+
+/// Appends `files` as one snapshot. A conflict with another writer is retried on the
+/// refreshed table; an unknown outcome is resolved by looking for the write's id in
+/// the table's snapshots, so a write never lands twice.
+async fn commit(
+    catalog: &IcebergCatalog,
+    table: &Table,
+    files: Vec<DataFile>,
+    properties: HashMap<String, String>,
+    write_id: &str,
+) -> Result<(), GatewayError> {
+    let mut table = table.clone();
+    let mut last_error = None;
+    for attempt in 1..=COMMIT_ATTEMPTS {
+        let tx = Transaction::new(&table);
+        let action = tx
+            .fast_append()
+            .add_data_files(files.clone())
+            .set_snapshot_properties(properties.clone());
+        let result = match action.apply(tx) {
+            Ok(tx) => tx.commit(catalog.client()).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        let error = match result {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        // Whatever happened, the commit may have landed: look before trying again.
+        table = catalog
+            .client()
+            .load_table(table.identifier())
+            .await
+            .map_err(|e| {
+                GatewayError::Internal(format!("reloading {}: {e}", table.identifier()))
+            })?;
+        if has_write(&table, write_id) {
+            return Ok(());
+        }
+        if error.kind() != ErrorKind::CatalogCommitConflicts {
+            return Err(GatewayError::JobFailed(format!(
+                "committing to {} failed: {error}",
+                table.identifier()
+            )));
+        }
+        tracing::info!(
+            attempt,
+            "commit to {} conflicted; retrying",
+            table.identifier()
+        );
+        last_error = Some(error);
+        tokio::time::sleep(std::time::Duration::from_millis(20 * attempt as u64)).await;
+    }
+    Err(GatewayError::JobFailed(format!(
+        "committing to {} kept conflicting with other writers: {}",
+        table.identifier(),
+        last_error.map(|e| e.to_string()).unwrap_or_default()
+    )))
+}
+
+fn has_write(table: &Table, write_id: &str) -> bool {
+    table.metadata().snapshots().any(|s| {
+        s.summary()
+            .additional_properties
+            .get(WRITE_ID_PROPERTY)
+            .is_some_and(|id| id == write_id)
+    })
+}
+
+/// Removes the files of write `write_id` under `data_location`, except `keep`.
+fn remove_write_files(data_location: &str, write_id: &str, keep: &HashSet<String>) {
+    let Some(root) = data_location
+        .strip_prefix("file://")
+        .or_else(|| data_location.strip_prefix("file:"))
+        .or(Some(data_location).filter(|l| l.starts_with('/')))
+    else {
+        tracing::warn!("not cleaning up write {write_id}: {data_location} is not local");
+        return;
+    };
+    let keep: HashSet<&str> = keep
+        .iter()
+        .map(|p| p.strip_prefix("file://").unwrap_or(p))
+        .collect();
+    let mut stack = vec![Path::new(root).to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if entry.file_name().to_string_lossy().starts_with(write_id)
+                && !keep.contains(path.to_string_lossy().as_ref())
+                && let Err(e) = std::fs::remove_file(&path)
+            {
+                tracing::warn!("could not remove {}: {e}", path.display());
+            }
+        }
+    }
+}
+
+/// Spark's result of an insert: the number of rows written.
+fn count_result(rows: u64) -> SendableRecordBatchStream {
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "count",
+        DataType::UInt64,
+        false,
+    )]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![Arc::new(UInt64Array::from(vec![rows]))],
+    )
+    .expect("a count batch matches its schema");
+    Box::pin(RecordBatchStreamAdapter::new(
+        schema,
+        futures::stream::iter([Ok(batch)]),
+    ))
+}
