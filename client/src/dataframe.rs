@@ -20,7 +20,7 @@ use crate::session::SparkSession;
 /// A lazily evaluated, distributed table.
 #[derive(Clone)]
 pub struct DataFrame {
-    session: SparkSession,
+    pub(crate) session: SparkSession,
     plan: LogicalPlan,
 }
 
@@ -193,6 +193,12 @@ impl DataFrame {
         self.session
             .explain_relation(self.to_relation()?, extended)
             .await
+    }
+
+    /// Writes this DataFrame into a table of `spark_catalog`:
+    /// `df.write_to("ns.t").append()` or `.partitioned_by(&["days(ts)"])?.create()`.
+    pub fn write_to(&self, table: &str) -> crate::writer::DataFrameWriterV2 {
+        crate::writer::DataFrameWriterV2::new(self.clone(), table)
     }
 
     /// Registers the DataFrame as a temporary view of the session.

@@ -131,6 +131,7 @@ pub async fn run_job(
             plan,
             interrupted.clone(),
             &on_submit,
+            attempt > 1,
         )
         .await;
         match result {
@@ -149,8 +150,12 @@ pub async fn run_job(
             Err(AttemptError::ExecutorLost(why)) if attempt < MAX_JOB_ATTEMPTS => {
                 tracing::warn!("{why}; running the job again (attempt {})", attempt + 1);
                 attempt += 1;
-                // The cancelled run may have left task slots counted as busy; with no
-                // other job running, every slot is free.
+                // The cancelled run may have left task slots counted as busy; once it
+                // is gone and no other job runs, every slot is free.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                while cluster.running_jobs() > 0 && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
                 if cluster.running_jobs() == 0 {
                     cluster.reset_slot_accounting().await;
                 }
@@ -165,6 +170,9 @@ pub async fn run_job(
     }
 }
 
+/// How long a re-run job may see no status change before its slots are reset.
+const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// One run of a job: its final partitions, or why there are none.
 async fn run_attempt(
     cluster: &Cluster,
@@ -173,6 +181,7 @@ async fn run_attempt(
     plan: &LogicalPlan,
     mut interrupted: watch::Receiver<bool>,
     on_submit: &impl Fn(&str),
+    after_loss: bool,
 ) -> Result<(JobGuard, Vec<PartitionLocation>), AttemptError> {
     let executors: HashSet<String> = cluster.executor_ids().await;
     let (job_id, mut updates) = cluster.submit(name, ctx, plan).await?;
@@ -184,14 +193,29 @@ async fn run_attempt(
     };
     let mut poll = tokio::time::interval(Duration::from_millis(250));
     let mut probe = tokio::time::interval(PROBE_INTERVAL);
+    let mut last_update = tokio::time::Instant::now();
     loop {
         let status = tokio::select! {
             _ = probe.tick() => {
                 cluster.remove_unreachable_executors().await;
+                // A re-run after an executor loss can wait forever on task slots the
+                // cancelled run leaked (Ballista 53); if nothing moves while it is the
+                // only job, every slot is in fact free.
+                if after_loss
+                    && last_update.elapsed() > STALL_TIMEOUT
+                    && cluster.running_jobs() <= 1
+                {
+                    tracing::warn!("job {job_id} made no progress for {STALL_TIMEOUT:?}; resetting task slots");
+                    cluster.reset_slot_accounting().await;
+                    last_update = tokio::time::Instant::now();
+                }
                 None
             }
             update = updates.recv() => match update {
-                Some(status) => Some(status),
+                Some(status) => {
+                    last_update = tokio::time::Instant::now();
+                    Some(status)
+                }
                 // The scheduler dropped the subscription: the job reached a final state.
                 None => cluster.job_status(&job_id).await?,
             },

@@ -129,6 +129,13 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
         ),
         None => None,
     };
+    // Spark's session catalog always has `default`.
+    if let Some(iceberg) = &iceberg {
+        iceberg
+            .ensure_namespace(session::DEFAULT_SCHEMA)
+            .await
+            .map_err(|e| GatewayError::Internal(format!("creating namespace default: {e}")))?;
+    }
     let (shutdown, shutdown_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;

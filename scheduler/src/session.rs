@@ -110,6 +110,23 @@ impl Session {
         .build();
         // Files can be queried by path, as in `SELECT * FROM 'data/events.parquet'`.
         let ctx = SessionContext::new_with_state(state).enable_url_table();
+        if let Some(catalog) = iceberg {
+            use sparkling_connectors::iceberg::metadata::{
+                MetadataTableFunction, TimeTravelFunction,
+            };
+            ctx.register_udtf(
+                "sparkling_metadata_table",
+                Arc::new(MetadataTableFunction {
+                    catalog: catalog.clone(),
+                }),
+            );
+            ctx.register_udtf(
+                "sparkling_table_as_of",
+                Arc::new(TimeTravelFunction {
+                    catalog: catalog.clone(),
+                }),
+            );
+        }
         ctx.register_catalog(
             DEFAULT_CATALOG,
             Arc::new(SessionCatalog {

@@ -214,3 +214,305 @@ async fn inserts_commit_one_snapshot_that_pyiceberg_reads() {
     assert!(err.contains("column") || err.contains("3"), "{err}");
     assert!(pyiceberg_view(&catalog, "sales.orders").starts_with("404 "));
 }
+
+/// Runs a statement, failing the test with the cluster's logs if it fails.
+async fn sql(
+    spark: &sparkling_client::SparkSession,
+    cluster: &TestCluster,
+    query: &str,
+) -> Vec<RecordBatch> {
+    spark
+        .run_sql(query)
+        .await
+        .unwrap_or_else(|e| panic!("{query}: {e}\n{}", cluster.logs()))
+        .batches
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spark_ddl_creates_fills_and_drops_iceberg_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
+    let catalog = CatalogProcess::start(&db, &dir.path().join("warehouse"), dir.path(), &[]);
+    let cluster = TestCluster::start_with(2, 1, &["--catalog", &catalog.uri]).await;
+    let spark = cluster.session().await;
+
+    sql(&spark, &cluster, "CREATE NAMESPACE lake").await;
+    let namespaces = strings(&sql(&spark, &cluster, "SHOW NAMESPACES").await);
+    assert!(
+        namespaces.contains(&"lake".to_string()) && namespaces.contains(&"default".to_string())
+    );
+    sql(
+        &spark,
+        &cluster,
+        "CREATE TABLE lake.events (id BIGINT NOT NULL, ts TIMESTAMP, kind STRING, amount DOUBLE) \
+         USING iceberg PARTITIONED BY (days(ts), bucket(4, id), kind) \
+         TBLPROPERTIES ('write.owner' = 'tests')",
+    )
+    .await;
+    sql(
+        &spark,
+        &cluster,
+        "INSERT INTO lake.events VALUES \
+         (1, TIMESTAMP '2024-01-01 10:00:00', 'click', 1.5), \
+         (2, TIMESTAMP '2024-01-02 11:00:00', 'view', 2.5), \
+         (3, TIMESTAMP '2024-01-02 12:00:00', 'click', 3.0)",
+    )
+    .await;
+    sql(
+        &spark,
+        &cluster,
+        "CREATE TABLE lake.by_kind AS SELECT kind, count(*) AS n, sum(amount) AS total \
+         FROM lake.events GROUP BY kind",
+    )
+    .await;
+    let rows = sql(
+        &spark,
+        &cluster,
+        "SELECT kind FROM lake.by_kind ORDER BY kind",
+    )
+    .await;
+    assert_eq!(strings(&rows), ["click", "view"]);
+
+    // pyiceberg sees the partition spec, the properties and one snapshot per write.
+    let snippet = format!(
+        "from pyiceberg.catalog import load_catalog\n\
+         c = load_catalog('c', type='rest', uri='{}')\n\
+         e = c.load_table('lake.events')\n\
+         print([f.name for f in e.spec().fields], e.properties.get('write.owner'), \
+               len(e.snapshots()), e.scan().to_arrow().num_rows, \
+               'sparkling.job-id' in e.current_snapshot().summary.additional_properties)\n\
+         k = c.load_table('lake.by_kind').scan().to_arrow().sort_by('kind')\n\
+         print(k.column('n').to_pylist(), k.column('total').to_pylist())",
+        catalog.uri
+    );
+    let out = run_python(&["-c", &snippet], &catalog);
+    assert_eq!(
+        out.trim(),
+        "['ts_day', 'id_bucket', 'kind'] tests 1 3 True\n[2, 1] [4.5, 2.5]"
+    );
+
+    // Schema evolution.
+    sql(
+        &spark,
+        &cluster,
+        "ALTER TABLE lake.events ADD COLUMNS (note STRING)",
+    )
+    .await;
+    sql(
+        &spark,
+        &cluster,
+        "INSERT INTO lake.events VALUES (4, TIMESTAMP '2024-01-03 00:00:00', 'view', 1.0, 'new')",
+    )
+    .await;
+    let rows = sql(
+        &spark,
+        &cluster,
+        "SELECT coalesce(note, '-') FROM lake.events ORDER BY id",
+    )
+    .await;
+    assert_eq!(strings(&rows), ["-", "-", "-", "new"]);
+
+    // A bare name lands in the default namespace.
+    sql(&spark, &cluster, "CREATE TABLE plain (a INT)").await;
+    sql(&spark, &cluster, "INSERT INTO plain VALUES (7)").await;
+    let rows = sql(
+        &spark,
+        &cluster,
+        "SELECT count(*) FROM spark_catalog.default.plain",
+    )
+    .await;
+    assert_eq!(int(&rows, 0), 1);
+
+    // A CTAS whose query fails on the executors leaves no table behind.
+    let err = spark
+        .run_sql("CREATE TABLE lake.broken AS SELECT CAST(kind AS INT) AS k FROM lake.events")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.to_lowercase().contains("cast"), "{err}");
+    let exists = run_python(
+        &[
+            "-c",
+            &format!(
+                "from pyiceberg.catalog import load_catalog\n\
+                 print(load_catalog('c', type='rest', uri='{}').table_exists('lake.broken'))",
+                catalog.uri
+            ),
+        ],
+        &catalog,
+    );
+    assert_eq!(exists.trim(), "False");
+
+    // Bad DDL is refused with a reason.
+    for (statement, expected) in [
+        ("CREATE TABLE nowhere.t (a INT)", "nowhere"),
+        (
+            "CREATE TABLE lake.p (a INT) PARTITIONED BY (b)",
+            "no such column",
+        ),
+        ("CREATE TABLE lake.events (a INT)", "already exists"),
+        (
+            "CREATE TABLE lake.q (a INT) PARTITIONED BY (weeks(a))",
+            "weeks",
+        ),
+        ("DROP NAMESPACE lake", "not empty"),
+    ] {
+        let err = spark.run_sql(statement).await.unwrap_err().to_string();
+        assert!(err.contains(expected), "{statement}: {err}");
+    }
+
+    sql(&spark, &cluster, "DROP TABLE lake.by_kind").await;
+    sql(&spark, &cluster, "DROP NAMESPACE lake CASCADE").await;
+    let namespaces = strings(&sql(&spark, &cluster, "SHOW NAMESPACES").await);
+    assert!(!namespaces.contains(&"lake".to_string()), "{namespaces:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_creates_appends_and_reads_tables() {
+    use datafusion::prelude::{col, lit};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
+    let catalog = CatalogProcess::start(&db, &dir.path().join("warehouse"), dir.path(), &[]);
+    let cluster = TestCluster::start_with(2, 1, &["--catalog", &catalog.uri]).await;
+    let spark = cluster.session().await;
+
+    let df = spark
+        .create_dataframe(vec![crate::cluster::numbers(1000)])
+        .unwrap()
+        .with_column("even", (col("x") % lit(2i64)).eq(lit(0i64)))
+        .unwrap();
+    df.write_to("default.numbers")
+        .partitioned_by(&["bucket(4, x)", "even"])
+        .unwrap()
+        .table_property("owner", "sdk")
+        .create()
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs()));
+    assert_eq!(
+        spark.table("numbers").await.unwrap().count().await.unwrap(),
+        1000
+    );
+    df.write_to("numbers").append().await.unwrap();
+    let table = spark.table("spark_catalog.default.numbers").await.unwrap();
+    assert_eq!(table.count().await.unwrap(), 2000);
+    let evens = table.filter(col("even")).unwrap().count().await.unwrap();
+    assert_eq!(evens, 1000);
+
+    let err = df
+        .write_to("numbers")
+        .create()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already exists"), "{err}");
+    let err = df
+        .write_to("nope.t")
+        .append()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not exist"), "{err}");
+    let err = df
+        .write_to("default.other")
+        .partitioned_by(&["weeks(x)"])
+        .unwrap()
+        .create()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("weeks"), "{err}");
+
+    let snippet = format!(
+        "from pyiceberg.catalog import load_catalog\n\
+         t = load_catalog('c', type='rest', uri='{}').load_table('default.numbers')\n\
+         print([f.name for f in t.spec().fields], t.properties.get('owner'), \
+               t.scan().to_arrow().num_rows, len(t.snapshots()))",
+        catalog.uri
+    );
+    let out = run_python(&["-c", &snippet], &catalog);
+    assert_eq!(out.trim(), "['x_bucket', 'even'] sdk 2000 2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_files_and_time_travel() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
+    let catalog = CatalogProcess::start(&db, &dir.path().join("warehouse"), dir.path(), &[]);
+    let cluster = TestCluster::start_with(2, 1, &["--catalog", &catalog.uri]).await;
+    let spark = cluster.session().await;
+
+    sql(&spark, &cluster, "CREATE TABLE t (a BIGINT)").await;
+    for values in ["(1)", "(2), (3)", "(4), (5), (6)"] {
+        sql(&spark, &cluster, &format!("INSERT INTO t VALUES {values}")).await;
+    }
+    let snapshots = sql(
+        &spark,
+        &cluster,
+        "SELECT snapshot_id, CAST(committed_at AS BIGINT) AS ms, \
+         summary['sparkling.write-id'] AS write FROM default.t.snapshots ORDER BY ms",
+    )
+    .await;
+    let batch = arrow::compute::concat_batches(&snapshots[0].schema(), &snapshots).unwrap();
+    assert_eq!(batch.num_rows(), 3);
+    let ids = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    let committed = batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    let writes = arrow::compute::cast(batch.column(2), &arrow::datatypes::DataType::Utf8).unwrap();
+    assert_eq!(writes.null_count(), 0, "every snapshot names its write");
+
+    for (i, expected) in [(0, 1), (1, 3), (2, 6)] {
+        let rows = sql(
+            &spark,
+            &cluster,
+            &format!("SELECT count(*) FROM t FOR VERSION AS OF {}", ids.value(i)),
+        )
+        .await;
+        assert_eq!(int(&rows, 0), expected);
+    }
+    let at = arrow::temporal_conversions::timestamp_ms_to_datetime(committed.value(1))
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S%.3f")
+        .to_string();
+    let rows = sql(
+        &spark,
+        &cluster,
+        &format!("SELECT sum(a) FROM spark_catalog.default.t FOR TIMESTAMP AS OF '{at}'"),
+    )
+    .await;
+    assert_eq!(int(&rows, 0), 6);
+
+    let files = sql(
+        &spark,
+        &cluster,
+        "SELECT count(*), sum(record_count) FROM default.t.files",
+    )
+    .await;
+    let files_count = files[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .value(0);
+    assert!(files_count >= 3, "{files_count}");
+    assert_eq!(int(&files, 1), 6);
+
+    let err = spark
+        .run_sql("SELECT * FROM t FOR VERSION AS OF 12345")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no snapshot 12345"), "{err}");
+    let err = spark
+        .run_sql("SELECT * FROM t FOR TIMESTAMP AS OF '2001-01-01 00:00:00'")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no snapshot at or before"), "{err}");
+}

@@ -52,6 +52,24 @@ impl IcebergCatalog {
         Ok(this)
     }
 
+    /// Creates the namespace if it does not exist (another client may race us to it).
+    pub async fn ensure_namespace(&self, namespace: &str) -> Result<()> {
+        let ns = ident(namespace);
+        if self
+            .catalog
+            .namespace_exists(&ns)
+            .await
+            .map_err(iceberg_error)?
+        {
+            return Ok(());
+        }
+        match self.catalog.create_namespace(&ns, HashMap::new()).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NamespaceAlreadyExists => Ok(()),
+            Err(e) => Err(iceberg_error(e)),
+        }
+    }
+
     /// The catalog's URI.
     pub fn uri(&self) -> &str {
         &self.uri

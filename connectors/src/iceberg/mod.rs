@@ -1,10 +1,11 @@
 //! Iceberg tables in the engine: a REST catalog connection whose namespaces are
 //! DataFusion schemas ([`catalog`]), tables whose scans are planned from their
 //! manifests and spread over the executors ([`table`]), and the filters that prune
-//! those scans ([`predicate`]), table definitions from SQL terms ([`schema`]), and
+//! those scans ([`predicate`]), metadata tables and time travel ([`metadata`]), table definitions from SQL terms ([`schema`]), and
 //! the executors' side of writes ([`write`]).
 
 pub mod catalog;
+pub mod metadata;
 pub mod predicate;
 pub mod schema;
 pub mod table;

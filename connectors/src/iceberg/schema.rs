@@ -11,7 +11,7 @@ use iceberg::spec::{Schema, Transform, UnboundPartitionSpec};
 use super::table::iceberg_error;
 
 /// One term of `PARTITIONED BY (...)`, as Spark writes them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd)]
 pub enum PartitionTerm {
     /// `col` or `identity(col)`.
     Identity(String),

@@ -101,6 +101,25 @@ pub async fn execute_plan(
     operation: &Arc<Operation>,
     interrupted: watch::Receiver<bool>,
 ) -> Result<SendableRecordBatchStream, GatewayError> {
+    let mut plan = plan;
+    if let Some(command) = crate::lakehouse::commands::LakehouseCommand::of(&plan) {
+        let ran = crate::lakehouse::commands::run(
+            command,
+            cluster,
+            session,
+            operation,
+            interrupted.clone(),
+        )
+        .await?;
+        match ran {
+            Some(stream) => return Ok(stop_on_interrupt(stream, interrupted)),
+            // Not about an Iceberg table: DataFusion's own statement handles it.
+            None => {
+                let sql = command.fallback_sql();
+                plan = session.ctx.state().create_logical_plan(&sql).await?;
+            }
+        }
+    }
     if let Some(target) = crate::lakehouse::insert_target(&plan) {
         let catalog = session.iceberg.as_ref().ok_or_else(|| {
             GatewayError::Internal("an Iceberg table without an Iceberg catalog".into())

@@ -118,6 +118,57 @@ impl Gateway {
                 .await;
                 Ok(result)
             }
+            command::CommandType::WriteOperationV2(write) => {
+                let result = async {
+                    use sparkling_proto::spark::write_operation_v2::Mode as WriteMode;
+                    let create = match WriteMode::try_from(write.mode) {
+                        Ok(WriteMode::Append) => false,
+                        Ok(WriteMode::Create) => true,
+                        Ok(other) => {
+                            return Err(GatewayError::Unsupported(format!(
+                                "writeTo(...) mode {} is not supported yet (append and create are)",
+                                other.as_str_name()
+                            )));
+                        }
+                        Err(_) => {
+                            return Err(GatewayError::InvalidInput(format!(
+                                "unknown write mode {}",
+                                write.mode
+                            )));
+                        }
+                    };
+                    if let Some(provider) = &write.provider
+                        && !provider.eq_ignore_ascii_case("iceberg")
+                    {
+                        return Err(GatewayError::Unsupported(format!(
+                            "tables are Iceberg tables; provider {provider} is not supported"
+                        )));
+                    }
+                    let partitioned_by = write
+                        .partitioning_columns
+                        .iter()
+                        .map(super::plan::partition_term)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let input = write
+                        .input
+                        .ok_or_else(|| GatewayError::InvalidInput("write without input".into()))?;
+                    let plan = relation_plan(session, input, Mode::Execute).await?;
+                    crate::lakehouse::commands::write_v2(
+                        &self.cluster,
+                        session,
+                        plan,
+                        &write.table_name,
+                        create,
+                        partitioned_by,
+                        write.table_properties.into_iter().collect(),
+                        operation,
+                        interrupted.clone(),
+                    )
+                    .await
+                }
+                .await;
+                Ok(result)
+            }
             other => {
                 let name = format!("{other:?}");
                 let name = name.split(['(', ' ', '{']).next().unwrap_or("unknown");

@@ -136,13 +136,32 @@ pub async fn native_plan(session: &Session, bytes: &[u8]) -> Result<LogicalPlan,
     bind_remote_tables(session, plan).await
 }
 
+/// DataFusion's plan of a statement, after Spark's time travel and metadata table
+/// syntax is rewritten into table functions.
+async fn plan_sql(session: &Session, query: &str) -> Result<LogicalPlan, GatewayError> {
+    let rewritten = match session.iceberg {
+        Some(_) => crate::lakehouse::rewrite::rewrite(query),
+        None => None,
+    };
+    let query = rewritten.as_deref().unwrap_or(query);
+    Ok(session.ctx.state().create_logical_plan(query).await?)
+}
+
 /// Plans one SQL statement; in [`Mode::Execute`] DDL runs now.
 pub async fn sql_plan(
     session: &Session,
     query: &str,
     mode: Mode,
 ) -> Result<LogicalPlan, GatewayError> {
-    let plan = session.ctx.state().create_logical_plan(query).await?;
+    // Spark's DDL for Iceberg tables, which DataFusion does not parse.
+    if session.iceberg.is_some()
+        && let Some(statement) = crate::lakehouse::ddl::parse(query)?
+    {
+        return Ok(crate::lakehouse::commands::LakehouseCommand::plan(
+            statement, query,
+        ));
+    }
+    let plan = plan_sql(session, query).await?;
     if mode == Mode::Analyze {
         return Ok(plan);
     }
@@ -167,7 +186,7 @@ pub async fn sql_plan(
 
 /// Plans a query; anything else (DDL, DML, SET) is rejected.
 pub async fn query_plan(session: &Session, query: &str) -> Result<LogicalPlan, GatewayError> {
-    let plan = session.ctx.state().create_logical_plan(query).await?;
+    let plan = plan_sql(session, query).await?;
     if is_command(&plan) {
         return Err(GatewayError::InvalidInput(format!(
             "expected a query, got a command: {query}"
@@ -187,7 +206,7 @@ pub fn is_command(plan: &LogicalPlan) -> bool {
             | LogicalPlan::DescribeTable(_)
             | LogicalPlan::Explain(_)
             | LogicalPlan::Analyze(_)
-    )
+    ) || crate::lakehouse::commands::LakehouseCommand::of(plan).is_some()
 }
 
 /// `id` from `start` to `end` (exclusive) by `step`, as Spark's `range`.
@@ -274,4 +293,47 @@ fn relation_name(rel: &relation::RelType) -> String {
         .next()
         .unwrap_or("unknown")
         .to_string()
+}
+
+/// A `PARTITIONED BY` term from a Spark Connect expression: a column, or a transform
+/// (`days(ts)`, `bucket(16, id)`, ...) over a column.
+pub fn partition_term(
+    expr: &sparkling_proto::spark::Expression,
+) -> Result<sparkling_connectors::iceberg::schema::PartitionTerm, GatewayError> {
+    use sparkling_connectors::iceberg::schema::PartitionTerm;
+    use sparkling_proto::spark::expression::ExprType;
+    use sparkling_proto::spark::expression::literal::LiteralType;
+    let argument = |e: &sparkling_proto::spark::Expression| match &e.expr_type {
+        Some(ExprType::UnresolvedAttribute(a)) => Ok(a.unparsed_identifier.clone()),
+        Some(ExprType::Literal(l)) => match &l.literal_type {
+            Some(LiteralType::Integer(n)) => Ok(n.to_string()),
+            Some(LiteralType::Long(n)) => Ok(n.to_string()),
+            Some(LiteralType::Short(n) | LiteralType::Byte(n)) => Ok(n.to_string()),
+            other => Err(GatewayError::InvalidInput(format!(
+                "partition transform argument must be a column or an integer, got {other:?}"
+            ))),
+        },
+        other => Err(GatewayError::InvalidInput(format!(
+            "partition transform argument must be a column or an integer, got {other:?}"
+        ))),
+    };
+    let term = match &expr.expr_type {
+        Some(ExprType::UnresolvedAttribute(a)) => {
+            PartitionTerm::parse(None, std::slice::from_ref(&a.unparsed_identifier))
+        }
+        Some(ExprType::UnresolvedFunction(f)) => {
+            let args = f
+                .arguments
+                .iter()
+                .map(argument)
+                .collect::<Result<Vec<_>, _>>()?;
+            PartitionTerm::parse(Some(&f.function_name), &args)
+        }
+        other => {
+            return Err(GatewayError::InvalidInput(format!(
+                "partitioning must be columns or transforms, got {other:?}"
+            )));
+        }
+    };
+    term.map_err(|e| GatewayError::InvalidInput(e.strip_backtrace()))
 }

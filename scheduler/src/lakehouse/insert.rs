@@ -1,7 +1,7 @@
-//! Writes into Iceberg tables: an `INSERT` runs as one distributed job whose executors
-//! write data files and report them; after the job succeeded the scheduler commits
-//! them as exactly one snapshot (retrying when another writer committed first). A
-//! failed or cancelled job commits nothing and its files are removed.
+//! `INSERT` into an Iceberg table: one distributed job whose executors write data
+//! files and report them; after the job succeeded the scheduler commits them as
+//! exactly one snapshot (retrying when another writer committed first). A failed or
+//! cancelled job commits nothing and its files are removed.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

@@ -1,0 +1,11 @@
+//! Iceberg tables from SQL: Spark's DDL for namespaces and tables ([`ddl`] parses it,
+//! [`commands`] runs it against the REST catalog), writes ([`insert`]), which run as
+//! distributed jobs and commit one snapshot each, and Spark's time travel and
+//! metadata table syntax ([`rewrite`]).
+
+pub mod commands;
+pub mod ddl;
+pub mod insert;
+pub mod rewrite;
+
+pub use insert::{JOB_ID_PROPERTY, WRITE_ID_PROPERTY, insert, insert_target};
