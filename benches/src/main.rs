@@ -1,6 +1,8 @@
 //! `sparkling-bench`: runs TPC-H on `sparkling local` (two executors) and on DataFusion
-//! single-process over the same Parquet files, measures the gateway's round trip, and
-//! writes `docs/benchmarks.md`.
+//! single-process over the same Parquet files, measures the gateway's round trip,
+//! writes `lineitem` into a partitioned Iceberg table (vs DataFusion writing the same
+//! Parquet) and runs TPC-H again over Iceberg copies of the tables; writes
+//! `docs/benchmarks.md`.
 //!
 //! ```text
 //! sparkling-bench --sparkling target/release/sparkling --scale 1 --iterations 3 --out docs/benchmarks.md
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use datafusion::prelude::SessionContext;
-use sparkling_benches::report::{Latency, QueryTiming, Report};
+use sparkling_benches::report::{IcebergBench, Latency, QueryTiming, Report};
 use sparkling_benches::tpch::{create_tables_sql, data, normalize, query};
 use sparkling_client::SparkSession;
 
@@ -66,7 +68,10 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-async fn start_local(bin: &PathBuf) -> anyhow::Result<(Local, String, Duration)> {
+async fn start_local(
+    bin: &PathBuf,
+    work: &std::path::Path,
+) -> anyhow::Result<(Local, String, Duration)> {
     let port = free_port()?;
     let started = Instant::now();
     let child = Command::new(bin)
@@ -76,7 +81,13 @@ async fn start_local(bin: &PathBuf) -> anyhow::Result<(Local, String, Duration)>
             "2",
             "--connect-port",
             &port.to_string(),
+            "--catalog-port",
+            "0",
         ])
+        .arg("--warehouse")
+        .arg(work.join("warehouse"))
+        .arg("--catalog-db")
+        .arg(work.join("catalog.db"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -118,14 +129,16 @@ async fn main() -> anyhow::Result<()> {
     for s in create_tables_sql(&dir) {
         reference.sql(&s).await?.collect().await?;
     }
-    // Sparkling local with two executors.
-    let (_local, url, cold_start) = start_local(&args.sparkling).await?;
+    // Sparkling local with two executors (and its Iceberg catalog in a scratch dir).
+    let work = std::env::temp_dir().join(format!("sparkling-bench-{}", std::process::id()));
+    let (local, url, cold_start) = start_local(&args.sparkling, &work).await?;
     let spark = SparkSession::connect(&url).await?;
     for s in create_tables_sql(&dir) {
         spark.run_sql(&s).await?;
     }
 
     let mut timings = Vec::new();
+    let mut answers = Vec::new();
     for n in 1..=22 {
         let mut df_times = Vec::new();
         let mut sp_times = Vec::new();
@@ -167,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
             }
         );
         timings.push(timing);
+        answers.push(df_answer);
     }
 
     // Round trip of a trivial query through the gateway.
@@ -190,17 +204,137 @@ async fn main() -> anyhow::Result<()> {
         &mut samples,
     );
 
+    let iceberg = iceberg_bench(
+        &spark,
+        &reference,
+        &dir,
+        &work,
+        &timings,
+        &answers,
+        args.iterations,
+    )
+    .await;
+    drop(local);
+    let _ = std::fs::remove_dir_all(&work);
+    let iceberg = iceberg?;
     let report = Report {
         scale: args.scale,
         iterations: args.iterations,
         timings,
         latencies: vec![trivial, job],
         cold_start_ms: ms(cold_start),
+        iceberg: Some(iceberg),
     };
     std::fs::write(&args.out, report.markdown())?;
     eprintln!("wrote {}", args.out.display());
-    if report.timings.iter().any(|t| !t.answers_match) {
+    let iceberg_differs = report
+        .iceberg
+        .as_ref()
+        .is_some_and(|i| i.timings.iter().any(|t| !t.3));
+    if report.timings.iter().any(|t| !t.answers_match) || iceberg_differs {
         bail!("some answers differ between Sparkling and DataFusion");
     }
     Ok(())
+}
+
+/// Writes `lineitem` into a partitioned Iceberg table (timed against DataFusion writing
+/// the same Parquet), copies the other tables, and runs TPC-H over the Iceberg tables.
+async fn iceberg_bench(
+    spark: &SparkSession,
+    reference: &SessionContext,
+    dir: &std::path::Path,
+    work: &std::path::Path,
+    parquet: &[QueryTiming],
+    answers: &[Vec<String>],
+    iterations: usize,
+) -> anyhow::Result<IcebergBench> {
+    const PARTITION: &str = "l_shipmode";
+    // The Parquet tables move aside; the Iceberg copies take their names.
+    for table in data::TABLES {
+        spark
+            .run_sql(&format!(
+                "CREATE EXTERNAL TABLE src_{table} STORED AS PARQUET LOCATION '{}/'",
+                dir.join(table).display()
+            ))
+            .await?;
+        spark.run_sql(&format!("DROP TABLE {table}")).await?;
+    }
+    let mut sparkling_ctas_ms = 0.0;
+    for table in data::TABLES {
+        let partitioned = if table == "lineitem" {
+            format!(" PARTITIONED BY ({PARTITION})")
+        } else {
+            String::new()
+        };
+        let t = Instant::now();
+        spark
+            .run_sql(&format!(
+                "CREATE TABLE {table}{partitioned} AS SELECT * FROM src_{table}"
+            ))
+            .await
+            .with_context(|| format!("CTAS of {table}"))?;
+        if table == "lineitem" {
+            sparkling_ctas_ms = ms(t.elapsed());
+            eprintln!("CTAS lineitem into Iceberg: {sparkling_ctas_ms:.0} ms");
+        }
+    }
+    let rows = reference
+        .sql("SELECT count(*) FROM lineitem")
+        .await?
+        .collect()
+        .await?;
+    let lineitem_rows =
+        arrow::array::cast::as_primitive_array::<arrow::datatypes::Int64Type>(rows[0].column(0))
+            .value(0) as u64;
+    let copy_dir = work.join("datafusion-copy");
+    let t = Instant::now();
+    reference
+        .sql(&format!(
+            "COPY (SELECT * FROM lineitem) TO '{}/' STORED AS PARQUET PARTITIONED BY ({PARTITION}) \
+             OPTIONS ('format.compression' 'zstd(3)')",
+            copy_dir.display()
+        ))
+        .await?
+        .collect()
+        .await?;
+    let datafusion_copy_ms = ms(t.elapsed());
+    eprintln!("DataFusion COPY lineitem: {datafusion_copy_ms:.0} ms");
+
+    let mut timings = Vec::new();
+    for n in 1..=22 {
+        let mut best = Duration::MAX;
+        let mut answer = Vec::new();
+        for i in 0..=iterations {
+            let t = Instant::now();
+            let result = spark
+                .run_sql(query(n))
+                .await
+                .with_context(|| format!("q{n} over Iceberg"))?;
+            if i > 0 || iterations == 0 {
+                best = best.min(t.elapsed());
+            }
+            if i == 0 {
+                answer = normalize(&result.batches)?;
+            }
+        }
+        let matches = answer == answers[n - 1];
+        let parquet_best = parquet[n - 1].sparkling_best_ms;
+        eprintln!(
+            "q{n:>2}: parquet {parquet_best:>8.1} ms  iceberg {:>8.1} ms  {}",
+            ms(best),
+            if matches {
+                "answers match"
+            } else {
+                "ANSWERS DIFFER"
+            }
+        );
+        timings.push((n, parquet_best, ms(best), matches));
+    }
+    Ok(IcebergBench {
+        lineitem_rows,
+        partitioned_by: PARTITION.to_string(),
+        sparkling_ctas_ms,
+        datafusion_copy_ms,
+        timings,
+    })
 }

@@ -54,6 +54,21 @@ impl Latency {
     }
 }
 
+/// The lakehouse benchmark: writing and reading Iceberg tables.
+#[derive(Debug, Clone)]
+pub struct IcebergBench {
+    /// Rows of `lineitem`.
+    pub lineitem_rows: u64,
+    /// What the CTAS partitions by.
+    pub partitioned_by: String,
+    /// Sparkling: `CREATE TABLE ... PARTITIONED BY ... AS SELECT * FROM lineitem`.
+    pub sparkling_ctas_ms: f64,
+    /// DataFusion single-process: `COPY ... PARTITIONED BY ...` to zstd Parquet.
+    pub datafusion_copy_ms: f64,
+    /// Per query: (query, Parquet best, Iceberg best, Iceberg answer matches).
+    pub timings: Vec<(usize, f64, f64, bool)>,
+}
+
 /// Everything one harness run measured.
 pub struct Report {
     /// TPC-H scale factor.
@@ -66,6 +81,8 @@ pub struct Report {
     pub latencies: Vec<Latency>,
     /// `sparkling local` start to first answer.
     pub cold_start_ms: f64,
+    /// Iceberg writes and reads, if measured.
+    pub iceberg: Option<IcebergBench>,
 }
 
 fn machine() -> String {
@@ -163,7 +180,64 @@ impl Report {
             "\n`sparkling local` (scheduler, gateway, 2 executors) from process start to its first answered query: **{:.0} ms**.\n",
             self.cold_start_ms
         );
+        if let Some(ice) = &self.iceberg {
+            self.iceberg_markdown(&mut md, ice);
+        }
         md
+    }
+
+    fn iceberg_markdown(&self, md: &mut String, ice: &IcebergBench) {
+        let rate = |ms: f64| ice.lineitem_rows as f64 / (ms / 1000.0);
+        let _ = writeln!(md, "## Iceberg tables\n");
+        let _ = writeln!(
+            md,
+            "Writing `lineitem` ({} rows) partitioned by `{}` as zstd Parquet:\n",
+            ice.lineitem_rows, ice.partitioned_by
+        );
+        let _ = writeln!(md, "| writer | time (ms) | rows/s |\n|---|---:|---:|");
+        let _ = writeln!(
+            md,
+            "| Sparkling CTAS into an Iceberg table (2 executors, one snapshot) | {:.0} | {:.0} |",
+            ice.sparkling_ctas_ms,
+            rate(ice.sparkling_ctas_ms)
+        );
+        let _ = writeln!(
+            md,
+            "| DataFusion single-process `COPY ... PARTITIONED BY` (Parquet files only) | {:.0} | {:.0} |",
+            ice.datafusion_copy_ms,
+            rate(ice.datafusion_copy_ms)
+        );
+        let _ = writeln!(
+            md,
+            "| **ratio** (Sparkling / DataFusion time) | **{:.2}** | |\n",
+            ice.sparkling_ctas_ms / ice.datafusion_copy_ms
+        );
+        let _ = writeln!(
+            md,
+            "TPC-H on Sparkling over the Iceberg copies of the tables (made by CTAS) vs over \
+             the Parquet files (best of {}):\n",
+            self.iterations
+        );
+        let _ = writeln!(
+            md,
+            "| query | Parquet (ms) | Iceberg (ms) | ratio | answers |\n|---|---:|---:|---:|---|"
+        );
+        let (mut p, mut i) = (0.0, 0.0);
+        for (q, parquet, iceberg, ok) in &ice.timings {
+            p += parquet;
+            i += iceberg;
+            let _ = writeln!(
+                md,
+                "| q{q} | {parquet:.1} | {iceberg:.1} | {:.2} | {} |",
+                iceberg / parquet,
+                if *ok { "match" } else { "DIFFER" }
+            );
+        }
+        let _ = writeln!(
+            md,
+            "| **total** | **{p:.1}** | **{i:.1}** | **{:.2}** | |\n",
+            i / p
+        );
     }
 }
 

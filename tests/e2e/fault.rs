@@ -10,7 +10,7 @@ use sparkling_benches::tpch::{normalize, query};
 use crate::cluster::{TestCluster, reference_answer, register_tpch};
 
 /// TPC-H at scale factor 1 (the acceptance criterion's size), generated once.
-async fn tpch_sf1() -> PathBuf {
+pub async fn tpch_sf1() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tpch-sf1");
     sparkling_benches::tpch::data::generate_parquet(&dir, 1.0, 4)
         .await
