@@ -72,6 +72,8 @@ async fn the_cluster_reads_iceberg_tables_written_by_pyiceberg() {
     assert_eq!(plan.matches(".parquet").count(), 8, "{plan}");
     let plan = spark.sql(eu).await.unwrap().explain(false).await.unwrap();
     assert_eq!(plan.matches(".parquet").count(), 4, "{plan}");
+    // The filter also goes into the Parquet reader (row groups and pages).
+    assert!(plan.contains("predicate="), "{plan}");
 
     // Tables are listed, and each query sees the latest snapshot.
     let tables = spark
@@ -311,6 +313,8 @@ async fn spark_ddl_creates_fills_and_drops_iceberg_tables() {
     )
     .await;
     assert_eq!(strings(&rows), ["-", "-", "-", "new"]);
+    let described = strings(&sql(&spark, &cluster, "DESCRIBE lake.events").await);
+    assert_eq!(described, ["id", "ts", "kind", "amount", "note"]);
 
     // A bare name lands in the default namespace.
     sql(&spark, &cluster, "CREATE TABLE plain (a INT)").await;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{DataFusionError, Result, not_impl_err, plan_err};
+use datafusion::common::{DFSchema, DataFusionError, Result, not_impl_err, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
@@ -182,7 +182,15 @@ impl TableProvider for IcebergTable {
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
         let groups = file_groups(&tasks, state.config().target_partitions().max(1))?;
-        let source = Arc::new(ParquetSource::new(self.schema()));
+        let mut source = ParquetSource::new(self.schema());
+        // The same filters also prune row groups (and pages) inside the files.
+        if let Some(predicate) = filters.iter().cloned().reduce(|a, b| a.and(b)) {
+            let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
+            if let Ok(predicate) = state.create_physical_expr(predicate, &df_schema) {
+                source = source.with_predicate(predicate);
+            }
+        }
+        let source = Arc::new(source);
         let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
             .with_file_groups(groups)
             .with_projection_indices(projection.cloned())?
