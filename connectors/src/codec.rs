@@ -19,12 +19,14 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 
 use crate::iceberg::{IcebergWriteExec, WriteSpec};
+use crate::range::{RangeExec, RangeExecSpec};
 use crate::remote_table::RemoteTable;
 
 /// Payload tags.
 const TAG_BALLISTA: u8 = 0;
 const TAG_REMOTE_TABLE: u8 = 1;
 const TAG_ICEBERG_WRITE: u8 = 2;
+const TAG_RANGE: u8 = 3;
 
 /// Splits a tagged payload.
 fn untag(buf: &[u8]) -> Result<(u8, &[u8])> {
@@ -119,8 +121,8 @@ impl LogicalExtensionCodec for SparklingLogicalCodec {
 
 /// Sparkling's physical extension codec (scheduler to executors).
 ///
-/// Extension nodes in task plans are Ballista's shuffle nodes and Sparkling's Iceberg
-/// write node.
+/// Extension nodes in task plans are Ballista's shuffle nodes, Sparkling's Iceberg
+/// write node and its series node.
 #[derive(Debug, Default)]
 pub struct SparklingPhysicalCodec {
     inner: BallistaPhysicalExtensionCodec,
@@ -144,6 +146,12 @@ impl PhysicalExtensionCodec for SparklingPhysicalCodec {
                     _ => plan_err!("an Iceberg write node takes one input"),
                 }
             }
+            (TAG_RANGE, rest) => {
+                let spec: RangeExecSpec = serde_json::from_slice(rest).map_err(|e| {
+                    DataFusionError::Internal(format!("decoding a range node: {e}"))
+                })?;
+                Ok(Arc::new(RangeExec::from_spec(spec)))
+            }
             (tag, _) => plan_err!("unknown physical extension node (tag {tag})"),
         }
     }
@@ -154,6 +162,11 @@ impl PhysicalExtensionCodec for SparklingPhysicalCodec {
             return serde_json::to_writer(buf, write.spec()).map_err(|e| {
                 DataFusionError::Internal(format!("encoding an Iceberg write node: {e}"))
             });
+        }
+        if let Some(range) = node.as_any().downcast_ref::<RangeExec>() {
+            buf.push(TAG_RANGE);
+            return serde_json::to_writer(buf, &range.spec())
+                .map_err(|e| DataFusionError::Internal(format!("encoding a range node: {e}")));
         }
         buf.push(TAG_BALLISTA);
         self.inner.try_encode(node, buf)

@@ -2,11 +2,12 @@
 //! everywhere: the function library ([`functions`]), the logical and physical plan
 //! codecs ([`codec`]), the client-side table references that travel inside client
 //! plans until the gateway binds them ([`remote_table`]), and Iceberg tables
-//! ([`iceberg`]).
+//! ([`iceberg`]), and series (`range`) split over the executors ([`range`]).
 
 pub mod codec;
 pub mod functions;
 pub mod iceberg;
+pub mod range;
 pub mod remote_table;
 
 pub use codec::{SparklingLogicalCodec, SparklingPhysicalCodec};

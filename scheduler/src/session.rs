@@ -110,6 +110,15 @@ impl Session {
         .build();
         // Files can be queried by path, as in `SELECT * FROM 'data/events.parquet'`.
         let ctx = SessionContext::new_with_state(state).enable_url_table();
+        // Series that split over the executors instead of DataFusion's gateway-only ones.
+        {
+            use sparkling_connectors::range::RangeFunction;
+            ctx.register_udtf("range", Arc::new(RangeFunction { inclusive: false }));
+            ctx.register_udtf(
+                "generate_series",
+                Arc::new(RangeFunction { inclusive: true }),
+            );
+        }
         if let Some(catalog) = iceberg {
             use sparkling_connectors::iceberg::metadata::{
                 MetadataTableFunction, TimeTravelFunction,

@@ -74,12 +74,12 @@ fn scans(plan: &LogicalPlan) -> (usize, bool) {
             } else if any.is::<ListingTable>()
                 || any.is::<MemTable>()
                 || any.is::<sparkling_connectors::iceberg::IcebergTable>()
+                || any.is::<sparkling_connectors::range::RangeTable>()
             {
                 count += 1;
             } else {
-                // Anything else stays in the gateway: metadata tables, and `range` /
-                // `generate_series`, whose physical node loses its projection in
-                // datafusion-proto 53 (a projected range would decode wrongly).
+                // Anything else stays in the gateway: metadata tables and other
+                // providers the executors cannot rebuild.
                 count += 1;
                 local_only = true;
             }
