@@ -274,6 +274,16 @@ pub async fn reference_answer(
     sparkling_benches::tpch::normalize(&batches).unwrap()
 }
 
+/// The first row's value of Int64 column `column` of a result.
+pub fn first_int64(batches: &[arrow::array::RecordBatch], column: usize) -> i64 {
+    batches[0]
+        .column(column)
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .expect("an Int64 column")
+        .value(0)
+}
+
 /// A batch with one column `x` holding 0..n.
 pub fn numbers(n: i64) -> arrow::array::RecordBatch {
     let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![

@@ -6,16 +6,7 @@ use arrow::array::{Array, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 
 use crate::catalog::{CatalogProcess, run_python, script};
-use crate::cluster::TestCluster;
-
-fn int(batches: &[RecordBatch], col: usize) -> i64 {
-    let a = batches[0]
-        .column(col)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .expect("an Int64 column");
-    a.value(0)
-}
+use crate::cluster::{TestCluster, first_int64};
 
 fn strings(batches: &[RecordBatch]) -> Vec<String> {
     batches
@@ -49,13 +40,13 @@ async fn the_cluster_reads_iceberg_tables_written_by_pyiceberg() {
         .run_sql("SELECT count(*), sum(amount) FROM sales.orders")
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}\n{}", cluster.logs(), catalog.log()));
-    assert_eq!(int(&result.batches, 0), 400);
-    assert_eq!(int(&result.batches, 1), 4 * 4950);
+    assert_eq!(first_int64(&result.batches, 0), 400);
+    assert_eq!(first_int64(&result.batches, 1), 4 * 4950);
 
     // The same table by its full name, filtered on the partition column.
     let eu = "SELECT count(*) FROM spark_catalog.sales.orders WHERE region = 'eu'";
     let result = spark.run_sql(eu).await.unwrap();
-    assert_eq!(int(&result.batches, 0), 200);
+    assert_eq!(first_int64(&result.batches, 0), 200);
 
     // The scan runs on the executors, over several partitions, and the filter prunes
     // the other region's files (one file per region per append).
@@ -86,7 +77,7 @@ async fn the_cluster_reads_iceberg_tables_written_by_pyiceberg() {
         .run_sql("SELECT count(*) FROM sales.orders")
         .await
         .unwrap();
-    assert_eq!(int(&result.batches, 0), 500);
+    assert_eq!(first_int64(&result.batches, 0), 500);
 
     // Unknown names fail clearly.
     let err = spark
@@ -181,7 +172,7 @@ async fn inserts_commit_one_snapshot_that_pyiceberg_reads() {
         .run_sql("SELECT count(*) FROM sales.orders WHERE region = 'apac'")
         .await
         .unwrap();
-    assert_eq!(int(&result.batches, 0), 2);
+    assert_eq!(first_int64(&result.batches, 0), 2);
 
     // Data files are zstd Parquet under the partition's directory; no stray files.
     let apac = warehouse.join("sales/orders/data/region=apac");
@@ -325,7 +316,7 @@ async fn spark_ddl_creates_fills_and_drops_iceberg_tables() {
         "SELECT count(*) FROM spark_catalog.default.plain",
     )
     .await;
-    assert_eq!(int(&rows, 0), 1);
+    assert_eq!(first_int64(&rows, 0), 1);
 
     // A CTAS whose query fails on the executors leaves no table behind.
     let err = spark
@@ -478,7 +469,7 @@ async fn snapshots_files_and_time_travel() {
             &format!("SELECT count(*) FROM t FOR VERSION AS OF {}", ids.value(i)),
         )
         .await;
-        assert_eq!(int(&rows, 0), expected);
+        assert_eq!(first_int64(&rows, 0), expected);
     }
     let at = arrow::temporal_conversions::timestamp_ms_to_datetime(committed.value(1))
         .unwrap()
@@ -490,7 +481,7 @@ async fn snapshots_files_and_time_travel() {
         &format!("SELECT sum(a) FROM spark_catalog.default.t FOR TIMESTAMP AS OF '{at}'"),
     )
     .await;
-    assert_eq!(int(&rows, 0), 6);
+    assert_eq!(first_int64(&rows, 0), 6);
 
     let files = sql(
         &spark,
@@ -505,7 +496,7 @@ async fn snapshots_files_and_time_travel() {
         .unwrap()
         .value(0);
     assert!(files_count >= 3, "{files_count}");
-    assert_eq!(int(&files, 1), 6);
+    assert_eq!(first_int64(&files, 1), 6);
 
     let err = spark
         .run_sql("SELECT * FROM t FOR VERSION AS OF 12345")
@@ -606,15 +597,15 @@ async fn concurrent_writers_lose_no_commit() {
         "SELECT count(*), count(DISTINCT writer * 100 + n) FROM shared",
     )
     .await;
-    assert_eq!(int(&rows, 0), 40);
-    assert_eq!(int(&rows, 1), 40);
+    assert_eq!(first_int64(&rows, 0), 40);
+    assert_eq!(first_int64(&rows, 1), 40);
     let snapshots = sql(
         &spark,
         &cluster,
         "SELECT count(*) FROM default.shared.snapshots",
     )
     .await;
-    assert_eq!(int(&snapshots, 0), 40);
+    assert_eq!(first_int64(&snapshots, 0), 40);
     let snippet = format!(
         "from pyiceberg.catalog import load_catalog\n\
          t = load_catalog('c', type='rest', uri='{}').load_table('default.shared')\n\
@@ -684,7 +675,7 @@ async fn killing_an_executor_during_ctas_leaves_a_whole_table_or_none() {
             // Retried to completion: every row exactly once, no stray files.
             assert_eq!(seen.trim(), "6001215", "{}", cluster.logs());
             let listed = sql(&spark, &cluster, "SELECT count(*) FROM default.li.files").await;
-            assert_eq!(int(&listed, 0) as usize, count_files(&data_dir));
+            assert_eq!(first_int64(&listed, 0) as usize, count_files(&data_dir));
         }
         Err(e) => {
             assert_eq!(seen.trim(), "False", "a failed CTAS left a table ({e})");

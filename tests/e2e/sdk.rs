@@ -12,7 +12,7 @@ use datafusion::logical_expr::ExprFunctionExt;
 use datafusion::prelude::{col, lit};
 use sparkling_benches::tpch::normalize;
 
-use crate::cluster::{TestCluster, tpch_data};
+use crate::cluster::{TestCluster, first_int64, tpch_data};
 
 fn people() -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
@@ -209,16 +209,6 @@ async fn reads_files_and_keeps_config_per_session() {
     assert_eq!(spark.version().await.unwrap(), "4.2.0");
 }
 
-/// The single Int64 value of a one-row result.
-fn single(batches: &[RecordBatch], column: usize) -> i64 {
-    batches[0]
-        .column(column)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .expect("an Int64 column")
-        .value(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranges_are_split_over_the_executors() {
     let cluster = TestCluster::start(2, 1).await;
@@ -226,8 +216,8 @@ async fn ranges_are_split_over_the_executors() {
 
     let query = "SELECT count(*), sum(value) FROM range(0, 1000000)";
     let rows = spark.run_sql(query).await.unwrap().batches;
-    assert_eq!(single(&rows, 0), 1_000_000);
-    assert_eq!(single(&rows, 1), 499_999_500_000);
+    assert_eq!(first_int64(&rows, 0), 1_000_000);
+    assert_eq!(first_int64(&rows, 1), 499_999_500_000);
     let plan = spark
         .sql(query)
         .await
@@ -243,13 +233,13 @@ async fn ranges_are_split_over_the_executors() {
         .await
         .unwrap()
         .batches;
-    assert_eq!((single(&rows, 0), single(&rows, 1)), (10, 55));
+    assert_eq!((first_int64(&rows, 0), first_int64(&rows, 1)), (10, 55));
     let rows = spark
         .run_sql("SELECT sum(value) FROM range(10, 0, -3)")
         .await
         .unwrap()
         .batches;
-    assert_eq!(single(&rows, 0), 10 + 7 + 4 + 1);
+    assert_eq!(first_int64(&rows, 0), 10 + 7 + 4 + 1);
     let rows = spark
         .run_sql(
             "SELECT count(*) FROM range(0, 100000) r JOIN range(0, 100000, 2) s \
@@ -258,7 +248,7 @@ async fn ranges_are_split_over_the_executors() {
         .await
         .unwrap()
         .batches;
-    assert_eq!(single(&rows, 0), 50_000);
+    assert_eq!(first_int64(&rows, 0), 50_000);
 
     // The SDK's range, projected and aggregated on the executors.
     let df = spark
@@ -270,7 +260,7 @@ async fn ranges_are_split_over_the_executors() {
         .aggregate(vec![], vec![sum(col("twice")).alias("s")])
         .unwrap();
     let rows = df.collect().await.unwrap();
-    assert_eq!(single(&rows, 0), 2 * 499_500);
+    assert_eq!(first_int64(&rows, 0), 2 * 499_500);
 
     let err = spark
         .run_sql("SELECT * FROM range(0, 10, 0)")
