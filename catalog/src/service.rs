@@ -183,20 +183,15 @@ impl CatalogService {
         if request.stage_create == Some(true) {
             return Ok(load_result(None, metadata));
         }
-        let metadata_location = MetadataLocation::new_with_metadata(&location, &metadata);
-        self.write_metadata(&metadata, &metadata_location).await?;
-        let metadata_location = metadata_location.to_string();
-        if !self
-            .store
-            .insert_table(&key, &request.name, &metadata_location)
+        let Some(metadata_location) = self
+            .publish_new_table(&key, &request.name, &location, &metadata)
             .await?
-        {
-            self.delete_quietly(&metadata_location).await;
+        else {
             return Err(CatalogError::TableAlreadyExists(format!(
                 "{key}.{}",
                 request.name
             )));
-        }
+        };
         Ok(load_result(Some(metadata_location), metadata))
     }
 
@@ -323,19 +318,14 @@ impl CatalogService {
             .build()
             .map_err(CatalogError::from_iceberg)?
             .metadata;
-        let metadata_location = MetadataLocation::new_with_metadata(&location, &metadata);
-        self.write_metadata(&metadata, &metadata_location).await?;
-        let metadata_location = metadata_location.to_string();
-        if !self
-            .store
-            .insert_table(&key, name, &metadata_location)
+        let Some(metadata_location) = self
+            .publish_new_table(&key, name, &location, &metadata)
             .await?
-        {
-            self.delete_quietly(&metadata_location).await;
+        else {
             return Err(CatalogError::CommitFailed(format!(
                 "{key}.{name} was created by another commit"
             )));
-        }
+        };
         Ok(CommitTableResponse {
             metadata_location,
             metadata,
@@ -455,6 +445,29 @@ impl CatalogService {
             }
         }
         Ok(load_result(Some(request.metadata_location), metadata))
+    }
+
+    /// Writes a new table's first metadata file and registers the table; `None` (and
+    /// the file removed again) if another request registered the name first.
+    async fn publish_new_table(
+        &self,
+        key: &str,
+        name: &str,
+        location: &str,
+        metadata: &TableMetadata,
+    ) -> Result<Option<String>, CatalogError> {
+        let metadata_location = MetadataLocation::new_with_metadata(location, metadata);
+        self.write_metadata(metadata, &metadata_location).await?;
+        let metadata_location = metadata_location.to_string();
+        if !self
+            .store
+            .insert_table(key, name, &metadata_location)
+            .await?
+        {
+            self.delete_quietly(&metadata_location).await;
+            return Ok(None);
+        }
+        Ok(Some(metadata_location))
     }
 
     async fn current(

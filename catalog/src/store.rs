@@ -198,21 +198,11 @@ impl MetadataStore {
         if existing > 0 {
             return Ok(false);
         }
-        let mut rows = vec![(EXISTS_PROPERTY.to_string(), "true".to_string())];
-        rows.extend(properties.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut rows = vec![(EXISTS_PROPERTY, "true")];
+        rows.extend(properties.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         for (key, value) in rows {
-            let inserted = sqlx::query(
-                "INSERT INTO iceberg_namespace_properties
-                 (catalog_name, namespace, property_key, property_value) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&self.catalog_name)
-            .bind(ns)
-            .bind(&key)
-            .bind(&value)
-            .execute(&mut *tx)
-            .await;
-            match inserted {
-                Ok(_) => {}
+            match self.insert_property(&mut tx, ns, key, value).await {
+                Ok(()) => {}
                 Err(e) if is_unique_violation(&e) => return Ok(false),
                 Err(e) => return Err(db_error(e)),
             }
@@ -231,42 +221,15 @@ impl MetadataStore {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let mut missing = Vec::new();
         for key in removals {
-            let deleted = sqlx::query(
-                "DELETE FROM iceberg_namespace_properties
-                 WHERE catalog_name = $1 AND namespace = $2 AND property_key = $3",
-            )
-            .bind(&self.catalog_name)
-            .bind(ns)
-            .bind(key)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            if deleted.rows_affected() == 0 {
+            if self.delete_property(&mut tx, ns, key).await? == 0 {
                 missing.push(key.clone());
             }
         }
         for (key, value) in updates {
-            sqlx::query(
-                "DELETE FROM iceberg_namespace_properties
-                 WHERE catalog_name = $1 AND namespace = $2 AND property_key = $3",
-            )
-            .bind(&self.catalog_name)
-            .bind(ns)
-            .bind(key)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            sqlx::query(
-                "INSERT INTO iceberg_namespace_properties
-                 (catalog_name, namespace, property_key, property_value) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&self.catalog_name)
-            .bind(ns)
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+            self.delete_property(&mut tx, ns, key).await?;
+            self.insert_property(&mut tx, ns, key, value)
+                .await
+                .map_err(db_error)?;
         }
         // A namespace that only existed through its tables becomes an explicit one.
         sqlx::query(
@@ -289,13 +252,13 @@ impl MetadataStore {
     /// Drops an empty namespace; `Err(NamespaceNotEmpty)` if it holds tables or
     /// namespaces, `Ok(false)` if it does not exist.
     pub async fn drop_namespace(&self, ns: &str) -> Result<bool, CatalogError> {
-        if !self.namespace_exists(ns).await? {
-            return Ok(false);
-        }
         let prefix = format!("{ns}.");
         let all = self.all_namespaces().await?;
-        let tables = self.list_tables(ns).await?;
-        if !tables.is_empty() || all.iter().any(|n| n.starts_with(&prefix)) {
+        let has_children = all.iter().any(|n| n.starts_with(&prefix));
+        if !all.contains(ns) && !has_children {
+            return Ok(false);
+        }
+        if has_children || !self.list_tables(ns).await?.is_empty() {
             return Err(CatalogError::NamespaceNotEmpty(ns.to_string()));
         }
         sqlx::query(
@@ -307,6 +270,47 @@ impl MetadataStore {
         .await
         .map_err(db_error)?;
         Ok(true)
+    }
+
+    /// Adds one property row of a namespace.
+    async fn insert_property(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        ns: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO iceberg_namespace_properties
+             (catalog_name, namespace, property_key, property_value) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&self.catalog_name)
+        .bind(ns)
+        .bind(key)
+        .bind(value)
+        .execute(conn)
+        .await
+        .map(|_| ())
+    }
+
+    /// Removes one property row of a namespace; returns how many rows went.
+    async fn delete_property(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        ns: &str,
+        key: &str,
+    ) -> Result<u64, CatalogError> {
+        let deleted = sqlx::query(
+            "DELETE FROM iceberg_namespace_properties
+             WHERE catalog_name = $1 AND namespace = $2 AND property_key = $3",
+        )
+        .bind(&self.catalog_name)
+        .bind(ns)
+        .bind(key)
+        .execute(conn)
+        .await
+        .map_err(db_error)?;
+        Ok(deleted.rows_affected())
     }
 
     /// The tables in a namespace (not in its children), sorted.

@@ -8,6 +8,19 @@ use arrow::record_batch::RecordBatch;
 use crate::catalog::{CatalogProcess, run_python, script};
 use crate::cluster::{TestCluster, first_int64};
 
+/// A catalog process over a scratch SQLite database and warehouse (`<dir>/warehouse`).
+fn scratch_catalog() -> (tempfile::TempDir, CatalogProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
+    let catalog = CatalogProcess::start(&db, &dir.path().join("warehouse"), dir.path(), &[]);
+    (dir, catalog)
+}
+
+/// Two executors with `slots` slots each, whose `spark_catalog` is `catalog`.
+async fn cluster_on(catalog: &CatalogProcess, slots: usize) -> TestCluster {
+    TestCluster::start_with(2, slots, &["--catalog", &catalog.uri]).await
+}
+
 fn strings(batches: &[RecordBatch]) -> Vec<String> {
     batches
         .iter()
@@ -25,15 +38,13 @@ fn strings(batches: &[RecordBatch]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_reads_iceberg_tables_written_by_pyiceberg() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
-    let catalog = CatalogProcess::start(&db, &dir.path().join("warehouse"), dir.path(), &[]);
+    let (_dir, catalog) = scratch_catalog();
     let append = script("append_with_pyiceberg.py");
     let append = append.to_str().unwrap();
     let out = run_python(&[append, &catalog.uri, "sales.orders", "4"], &catalog);
     assert_eq!(out.trim(), format!("400 {}", 4 * 4950));
 
-    let cluster = TestCluster::start_with(2, 1, &["--catalog", &catalog.uri]).await;
+    let cluster = cluster_on(&catalog, 1).await;
     let spark = cluster.session().await;
 
     let result = spark
@@ -125,16 +136,14 @@ fn pyiceberg_view(catalog: &CatalogProcess, table: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inserts_commit_one_snapshot_that_pyiceberg_reads() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
+    let (dir, catalog) = scratch_catalog();
     let warehouse = dir.path().join("warehouse");
-    let catalog = CatalogProcess::start(&db, &warehouse, dir.path(), &[]);
     let append = script("append_with_pyiceberg.py");
     run_python(
         &[append.to_str().unwrap(), &catalog.uri, "sales.orders", "2"],
         &catalog,
     );
-    let cluster = TestCluster::start_with(2, 1, &["--catalog", &catalog.uri]).await;
+    let cluster = cluster_on(&catalog, 1).await;
     let spark = cluster.session().await;
 
     // VALUES, including a partition value the table has not seen.
@@ -223,10 +232,8 @@ async fn sql(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spark_ddl_creates_fills_and_drops_iceberg_tables() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
-    let catalog = CatalogProcess::start(&db, &dir.path().join("warehouse"), dir.path(), &[]);
-    let cluster = TestCluster::start_with(2, 1, &["--catalog", &catalog.uri]).await;
+    let (_dir, catalog) = scratch_catalog();
+    let cluster = cluster_on(&catalog, 1).await;
     let spark = cluster.session().await;
 
     sql(&spark, &cluster, "CREATE NAMESPACE lake").await;
@@ -365,10 +372,8 @@ async fn spark_ddl_creates_fills_and_drops_iceberg_tables() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sdk_creates_appends_and_reads_tables() {
     use datafusion::prelude::{col, lit};
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
-    let catalog = CatalogProcess::start(&db, &dir.path().join("warehouse"), dir.path(), &[]);
-    let cluster = TestCluster::start_with(2, 1, &["--catalog", &catalog.uri]).await;
+    let (_dir, catalog) = scratch_catalog();
+    let cluster = cluster_on(&catalog, 1).await;
     let spark = cluster.session().await;
 
     let df = spark
@@ -430,10 +435,8 @@ async fn the_sdk_creates_appends_and_reads_tables() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshots_files_and_time_travel() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
-    let catalog = CatalogProcess::start(&db, &dir.path().join("warehouse"), dir.path(), &[]);
-    let cluster = TestCluster::start_with(2, 1, &["--catalog", &catalog.uri]).await;
+    let (_dir, catalog) = scratch_catalog();
+    let cluster = cluster_on(&catalog, 1).await;
     let spark = cluster.session().await;
 
     sql(&spark, &cluster, "CREATE TABLE t (a BIGINT)").await;
@@ -516,10 +519,8 @@ async fn snapshots_files_and_time_travel() {
 async fn tpch_over_iceberg_tables_matches_parquet() {
     use sparkling_benches::tpch::{data::TABLES, normalize, query};
     let data = crate::cluster::tpch_data().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
-    let catalog = CatalogProcess::start(&db, &dir.path().join("warehouse"), dir.path(), &[]);
-    let cluster = TestCluster::start_with(2, 2, &["--catalog", &catalog.uri]).await;
+    let (_dir, catalog) = scratch_catalog();
+    let cluster = cluster_on(&catalog, 2).await;
     let spark = cluster.session().await;
     let reference = crate::cluster::register_tpch(&spark, &data).await;
     // The Parquet tables move aside; the Iceberg copies take their names.
@@ -568,10 +569,8 @@ async fn tpch_over_iceberg_tables_matches_parquet() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_lose_no_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
-    let catalog = CatalogProcess::start(&db, &dir.path().join("warehouse"), dir.path(), &[]);
-    let cluster = TestCluster::start_with(2, 2, &["--catalog", &catalog.uri]).await;
+    let (_dir, catalog) = scratch_catalog();
+    let cluster = cluster_on(&catalog, 2).await;
     let spark = cluster.session().await;
     sql(&spark, &cluster, "CREATE TABLE shared (writer INT, n INT)").await;
     let writers: Vec<_> = (0..2)
@@ -618,11 +617,9 @@ async fn concurrent_writers_lose_no_commit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_an_executor_during_ctas_leaves_a_whole_table_or_none() {
     let data = crate::fault::tpch_sf1().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
+    let (dir, catalog) = scratch_catalog();
     let warehouse = dir.path().join("warehouse");
-    let catalog = CatalogProcess::start(&db, &warehouse, dir.path(), &[]);
-    let mut cluster = TestCluster::start_with(2, 2, &["--catalog", &catalog.uri]).await;
+    let mut cluster = cluster_on(&catalog, 2).await;
     let spark = cluster.session().await;
     sql(
         &spark,

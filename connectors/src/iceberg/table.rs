@@ -257,8 +257,9 @@ fn file_groups(tasks: &[FileScanTask], n: usize) -> Result<Vec<FileGroup>> {
         .collect())
 }
 
-/// The local path of a `file:` URL (or a plain absolute path).
-fn local_path(location: &str) -> Result<String> {
+/// The local path of a `file:` URL (or a plain absolute path); an error for any other
+/// location (object stores are not supported yet).
+pub fn local_path(location: &str) -> Result<String> {
     let path = if let Some(rest) = location.strip_prefix("file://") {
         rest
     } else if let Some(rest) = location.strip_prefix("file:") {
@@ -266,9 +267,7 @@ fn local_path(location: &str) -> Result<String> {
     } else if location.starts_with('/') {
         location
     } else {
-        return not_impl_err!(
-            "data file {location}: only local (file:) warehouses are supported so far"
-        );
+        return not_impl_err!("{location}: only local (file:) warehouses are supported so far");
     };
     Ok(path.to_string())
 }

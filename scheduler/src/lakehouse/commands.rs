@@ -492,30 +492,17 @@ async fn fill_new_table(
     operation: &Arc<Operation>,
     interrupted: watch::Receiver<bool>,
 ) -> Result<(), GatewayError> {
-    let result = async {
-        let target = IcebergTable::new(table, None)?;
-        let insert = LogicalPlanBuilder::insert_into(
-            query,
-            TableReference::full(
-                DEFAULT_CATALOG,
-                definition.namespace.as_str(),
-                definition.name.as_str(),
-            ),
-            provider_as_source(Arc::new(target.clone())),
-            InsertOp::Append,
-        )?
-        .build()?;
-        super::insert(
-            cluster,
-            session,
-            catalog,
-            insert,
-            target,
-            operation,
-            interrupted,
-        )
-        .await
-    }
+    let result = append(
+        catalog,
+        table,
+        &definition.namespace,
+        &definition.name,
+        query,
+        cluster,
+        session,
+        operation,
+        interrupted,
+    )
     .await;
     if let Err(e) = result {
         let ident = definition.ident();
@@ -580,10 +567,37 @@ pub async fn write_v2(
             "table {namespace}.{name} does not exist (use create() to create it)"
         )));
     };
+    append(
+        catalog,
+        table,
+        &namespace,
+        &name,
+        input,
+        cluster,
+        session,
+        operation,
+        interrupted,
+    )
+    .await
+}
+
+/// Appends the rows of `query` to `table` as one distributed insert.
+#[allow(clippy::too_many_arguments)]
+async fn append(
+    catalog: &IcebergCatalog,
+    table: Table,
+    namespace: &str,
+    name: &str,
+    query: LogicalPlan,
+    cluster: &Cluster,
+    session: &Session,
+    operation: &Arc<Operation>,
+    interrupted: watch::Receiver<bool>,
+) -> Result<(), GatewayError> {
     let target = IcebergTable::new(table, None)?;
     let insert = LogicalPlanBuilder::insert_into(
-        input,
-        TableReference::full(DEFAULT_CATALOG, namespace.as_str(), name.as_str()),
+        query,
+        TableReference::full(DEFAULT_CATALOG, namespace, name),
         provider_as_source(Arc::new(target.clone())),
         InsertOp::Append,
     )?

@@ -4,7 +4,7 @@
 //! cancelled job commits nothing and its files are removed.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch, UInt64Array};
@@ -17,6 +17,7 @@ use iceberg::spec::{DataFile, deserialize_data_file_from_json};
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, ErrorKind};
+use sparkling_connectors::iceberg::table::local_path;
 use sparkling_connectors::iceberg::write::{DATA_FILE_COLUMN, write_output_schema};
 use sparkling_connectors::iceberg::{IcebergCatalog, IcebergTable};
 use tokio::sync::watch;
@@ -200,19 +201,15 @@ fn has_write(table: &Table, write_id: &str) -> bool {
 
 /// Removes the files of write `write_id` under `data_location`, except `keep`.
 fn remove_write_files(data_location: &str, write_id: &str, keep: &HashSet<String>) {
-    let Some(root) = data_location
-        .strip_prefix("file://")
-        .or_else(|| data_location.strip_prefix("file:"))
-        .or(Some(data_location).filter(|l| l.starts_with('/')))
-    else {
-        tracing::warn!("not cleaning up write {write_id}: {data_location} is not local");
-        return;
+    let root = match local_path(data_location) {
+        Ok(root) => root,
+        Err(e) => {
+            tracing::warn!("not cleaning up write {write_id}: {e}");
+            return;
+        }
     };
-    let keep: HashSet<&str> = keep
-        .iter()
-        .map(|p| p.strip_prefix("file://").unwrap_or(p))
-        .collect();
-    let mut stack = vec![Path::new(root).to_path_buf()];
+    let keep: HashSet<String> = keep.iter().filter_map(|p| local_path(p).ok()).collect();
+    let mut stack = vec![PathBuf::from(root)];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
