@@ -314,6 +314,31 @@ async fn spark_ddl_creates_fills_and_drops_iceberg_tables() {
     let described = strings(&sql(&spark, &cluster, "DESCRIBE lake.events").await);
     assert_eq!(described, ["id", "ts", "kind", "amount", "note"]);
 
+    // TBLPROPERTIES picks the format version, as in Spark.
+    sql(
+        &spark,
+        &cluster,
+        "CREATE TABLE lake.v1 (a INT) TBLPROPERTIES ('format-version' = '1')",
+    )
+    .await;
+    let version = run_python(
+        &[
+            "-c",
+            &format!(
+                "from pyiceberg.catalog import load_catalog\nprint(load_catalog('c', type='rest', uri='{}').load_table('lake.v1').format_version)",
+                catalog.uri
+            ),
+        ],
+        &catalog,
+    );
+    assert_eq!(version.trim(), "1");
+    let err = spark
+        .run_sql("CREATE TABLE lake.v9 (a INT) TBLPROPERTIES ('format-version' = '9')")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("format-version"), "{err}");
+
     // A bare name lands in the default namespace.
     sql(&spark, &cluster, "CREATE TABLE plain (a INT)").await;
     sql(&spark, &cluster, "INSERT INTO plain VALUES (7)").await;

@@ -19,7 +19,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use iceberg::spec::{FormatVersion, SortOrder};
+use iceberg::spec::SortOrder;
 use iceberg::table::Table;
 use iceberg::transaction::AddColumn;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
@@ -433,7 +433,8 @@ pub struct TableDefinition {
     pub schema: ArrowSchema,
     /// `PARTITIONED BY` terms.
     pub partitioned_by: Vec<PartitionTerm>,
-    /// Table properties (`format-version` picks the format version).
+    /// Table properties (`format-version` picks the format version; the catalog
+    /// applies it).
     pub properties: HashMap<String, String>,
     /// Explicit location.
     pub location: Option<String>,
@@ -444,25 +445,15 @@ impl TableDefinition {
     pub async fn create(&self, catalog: &IcebergCatalog) -> Result<Table, GatewayError> {
         let schema = iceberg_schema(&self.schema)?;
         let spec = partition_spec(&schema, &self.partitioned_by)?;
-        let mut properties = self.properties.clone();
-        let format_version = match properties.remove("format-version").as_deref() {
-            None | Some("2") => FormatVersion::V2,
-            Some("1") => FormatVersion::V1,
-            Some("3") => FormatVersion::V3,
-            Some(v) => {
-                return Err(GatewayError::InvalidInput(format!(
-                    "unsupported format-version {v}"
-                )));
-            }
-        };
         let creation = TableCreation::builder()
             .name(self.name.clone())
             .location_opt(self.location.clone())
             .schema(schema)
             .partition_spec(spec)
             .sort_order(SortOrder::unsorted_order())
-            .properties(properties)
-            .format_version(format_version)
+            // `format-version` stays a property: REST catalogs read it from there (the
+            // REST client does not send TableCreation's own format version).
+            .properties(self.properties.clone())
             .build();
         catalog
             .client()
