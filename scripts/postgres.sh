@@ -1,6 +1,6 @@
 # Sourced by scripts/test.sh: starts a throwaway PostgreSQL server (Debian's packages)
 # on a free loopback port in a temporary directory, exports its URL as
-# SPARKLING_TEST_POSTGRES_URL, and stops and removes it when the shell exits.
+# SPARKLING_TEST_POSTGRES_URL, and registers its shutdown in the caller's `cleanup` list.
 start_test_postgres() {
   local pgbin
   pgbin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
@@ -23,7 +23,7 @@ start_test_postgres() {
     -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null \
     || { cat "$PG_DIR/server.log"; return 1; }
   PG_CTL=("${run[@]}" "$pgbin/pg_ctl" -D "$PG_DIR/data" -m fast stop)
-  trap 'stop_test_postgres' EXIT
+  cleanup+=(stop_test_postgres)
   export SPARKLING_TEST_POSTGRES_URL="postgres://sparkling@127.0.0.1:$port/postgres"
   echo "PostgreSQL for the tests: $SPARKLING_TEST_POSTGRES_URL"
 }

@@ -3,7 +3,8 @@
 # (which start a real scheduler, executors and Iceberg catalog as separate processes on
 # loopback ports and generate their TPC-H data themselves). Installs what the build
 # and the tests need first: system packages, a Python venv with pyiceberg (the
-# independent Iceberg client the catalog tests use) and a throwaway PostgreSQL server.
+# independent Iceberg client the catalog tests use), a throwaway PostgreSQL server and
+# a throwaway Garage S3 server (built with cargo the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -16,8 +17,13 @@ if ! "$venv/bin/python" -c "import pyiceberg, pyarrow, pyiceberg_core" 2>/dev/nu
   "$venv/bin/pip" install -q "pyiceberg[pyarrow,pyiceberg-core]==0.12.0"
 fi
 export SPARKLING_TEST_PYTHON="$venv/bin/python"
+# Servers the tests use; each start function registers its shutdown here.
+cleanup=()
+trap 'for stop in "${cleanup[@]}"; do "$stop"; done' EXIT
 source scripts/postgres.sh
 start_test_postgres
+source scripts/garage.sh
+start_test_garage
 export SPARKLING_TEST_REQUIRE_SERVICES=1
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -31,22 +31,27 @@ pub struct CatalogService {
     store: MetadataStore,
     warehouse: String,
     file_io: FileIO,
+    /// What clients are told with every table: how to reach the object store (never
+    /// credentials).
+    client_config: HashMap<String, String>,
 }
 
 impl CatalogService {
     /// A catalog over the database at `db_url` whose new tables go under `warehouse`
-    /// (a local directory, created if missing).
+    /// (a local directory, created if missing, or an `s3://bucket/prefix` URL reached
+    /// with the process's AWS settings).
     pub async fn open(
         db_url: &str,
         warehouse: &str,
         catalog_name: &str,
     ) -> Result<Self, CatalogError> {
-        let (warehouse, file_io) = warehouse_location(warehouse)?;
+        let (warehouse, client_config) = warehouse_location(warehouse).await?;
         let store = MetadataStore::open(db_url, catalog_name).await?;
         Ok(Self {
             store,
             warehouse,
-            file_io,
+            file_io: sparkling_storage::file_io(client_config.clone()),
+            client_config,
         })
     }
 
@@ -181,7 +186,7 @@ impl CatalogService {
             .map_err(CatalogError::from_iceberg)?
             .metadata;
         if request.stage_create == Some(true) {
-            return Ok(load_result(None, metadata));
+            return Ok(self.load_result(None, metadata));
         }
         let Some(metadata_location) = self
             .publish_new_table(&key, &request.name, &location, &metadata)
@@ -192,7 +197,7 @@ impl CatalogService {
                 request.name
             )));
         };
-        Ok(load_result(Some(metadata_location), metadata))
+        Ok(self.load_result(Some(metadata_location), metadata))
     }
 
     /// A table's current metadata.
@@ -202,7 +207,7 @@ impl CatalogService {
         name: &str,
     ) -> Result<LoadTableResult, CatalogError> {
         let (pointer, metadata) = self.current(ns, name).await?;
-        Ok(load_result(Some(pointer.metadata_location), metadata))
+        Ok(self.load_result(Some(pointer.metadata_location), metadata))
     }
 
     /// Whether a table exists.
@@ -444,7 +449,7 @@ impl CatalogService {
                 )));
             }
         }
-        Ok(load_result(Some(request.metadata_location), metadata))
+        Ok(self.load_result(Some(request.metadata_location), metadata))
     }
 
     /// Writes a new table's first metadata file and registers the table; `None` (and
@@ -524,19 +529,23 @@ impl CatalogService {
             .map_err(|e| CatalogError::Storage(format!("cannot write metadata {location}: {e}")))
     }
 
+    fn load_result(
+        &self,
+        metadata_location: Option<String>,
+        metadata: TableMetadata,
+    ) -> LoadTableResult {
+        LoadTableResult {
+            metadata_location,
+            metadata,
+            config: self.client_config.clone(),
+            storage_credentials: None,
+        }
+    }
+
     async fn delete_quietly(&self, location: &str) {
         if let Err(e) = self.file_io.delete(location).await {
             tracing::warn!("could not delete unused metadata file {location}: {e}");
         }
-    }
-}
-
-fn load_result(metadata_location: Option<String>, metadata: TableMetadata) -> LoadTableResult {
-    LoadTableResult {
-        metadata_location,
-        metadata,
-        config: HashMap::new(),
-        storage_credentials: None,
     }
 }
 
@@ -572,36 +581,60 @@ fn format_version(value: Option<String>) -> Result<FormatVersion, CatalogError> 
     }
 }
 
-/// The warehouse as a URL and the file IO that reaches it. Only local directories are
-/// served so far.
-fn warehouse_location(warehouse: &str) -> Result<(String, FileIO), CatalogError> {
-    if let Some((scheme, _)) = warehouse.split_once("://")
-        && scheme != "file"
-    {
-        return Err(CatalogError::Config(format!(
-            "warehouse {warehouse:?}: only local directories are supported by this catalog so far"
-        )));
+/// The warehouse as a URL, and the object-store settings clients are told (empty for
+/// a local directory). A local warehouse is created if missing; a bucket must exist and
+/// answer, so a wrong endpoint or key is reported at startup rather than at the first
+/// CREATE TABLE.
+async fn warehouse_location(
+    warehouse: &str,
+) -> Result<(String, HashMap<String, String>), CatalogError> {
+    let location = if warehouse.contains(':') || warehouse.starts_with('/') {
+        sparkling_storage::Location::parse(warehouse)
+            .map_err(|e| CatalogError::Config(format!("warehouse: {e}")))?
+    } else {
+        // A relative directory, as in the default `./spark-warehouse`.
+        std::fs::create_dir_all(warehouse)
+            .and_then(|_| std::fs::canonicalize(warehouse))
+            .map(sparkling_storage::Location::Local)
+            .map_err(|e| {
+                CatalogError::Config(format!(
+                    "cannot create the warehouse directory {warehouse}: {e}"
+                ))
+            })?
+    };
+    match location {
+        sparkling_storage::Location::Local(path) => {
+            std::fs::create_dir_all(&path).map_err(|e| {
+                CatalogError::Config(format!(
+                    "cannot create the warehouse directory {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let url = url::Url::from_directory_path(&path).map_err(|_| {
+                CatalogError::Config(format!(
+                    "the warehouse {} is not an absolute path",
+                    path.display()
+                ))
+            })?;
+            Ok((
+                url.as_str().trim_end_matches('/').to_string(),
+                HashMap::new(),
+            ))
+        }
+        location @ sparkling_storage::Location::S3 { .. } => {
+            let settings = sparkling_storage::S3Settings::from_env();
+            location.check_listable(&settings).await.map_err(|e| {
+                CatalogError::Config(format!(
+                    "the warehouse {warehouse} cannot be listed (check the bucket, \
+                         AWS_ENDPOINT_URL, AWS_REGION and the access keys): {e}"
+                ))
+            })?;
+            Ok((
+                warehouse
+                    .trim_end_matches('/')
+                    .replacen("s3a://", "s3://", 1),
+                settings.client_properties(),
+            ))
+        }
     }
-    let path = warehouse
-        .strip_prefix("file://")
-        .unwrap_or(warehouse)
-        .to_string();
-    std::fs::create_dir_all(&path).map_err(|e| {
-        CatalogError::Config(format!("cannot create the warehouse directory {path}: {e}"))
-    })?;
-    let path = std::fs::canonicalize(&path).map_err(|e| {
-        CatalogError::Config(format!(
-            "cannot resolve the warehouse directory {path}: {e}"
-        ))
-    })?;
-    let url = url::Url::from_directory_path(&path).map_err(|_| {
-        CatalogError::Config(format!(
-            "the warehouse {} is not an absolute path",
-            path.display()
-        ))
-    })?;
-    Ok((
-        url.as_str().trim_end_matches('/').to_string(),
-        FileIO::new_with_fs(),
-    ))
 }

@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use ballista_core::registry::BallistaFunctionRegistry;
+use datafusion::common::Result;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
@@ -78,14 +79,20 @@ fn spark_only<F>(
         .collect()
 }
 
-/// A session state with the Sparkling function library and the given configuration.
-pub fn session_state(config: SessionConfig) -> SessionState {
-    with_sparkling_functions(SessionStateBuilder::new().with_config(config)).build()
+/// A session state with the Sparkling function library, object stores and the given
+/// configuration.
+pub fn session_state(config: SessionConfig) -> Result<SessionState> {
+    let builder =
+        crate::object_stores::with_object_stores(SessionStateBuilder::new().with_config(config))?;
+    Ok(with_sparkling_functions(builder).build())
 }
 
 /// The function registry executors use to resolve functions in task plans.
 pub fn function_registry() -> BallistaFunctionRegistry {
-    BallistaFunctionRegistry::from(&session_state(SessionConfig::new()))
+    BallistaFunctionRegistry::from(
+        &with_sparkling_functions(SessionStateBuilder::new().with_config(SessionConfig::new()))
+            .build(),
+    )
 }
 
 #[cfg(test)]
@@ -95,7 +102,7 @@ mod tests {
 
     #[test]
     fn keeps_datafusion_builtins_and_adds_spark_functions() {
-        let state = session_state(SessionConfig::new());
+        let state = session_state(SessionConfig::new()).unwrap();
         // Spark-only functions are present ...
         assert!(state.udf("sha2").is_ok());
         // ... while shared names keep DataFusion's implementation (decimal-preserving avg).

@@ -120,6 +120,7 @@ pub async fn run_executor(
         override_logical_codec: Some(Arc::new(SparklingLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(SparklingPhysicalCodec::default())),
         override_config_producer: Some(Arc::new(executor_session_config)),
+        override_runtime_producer: Some(runtime_producer(options.work_dir.clone())),
         override_arrow_flight_service: Some(Arc::new(move |work_dir, addr, shutdown, cfg| {
             flight_server(work_dir, addr, shutdown, cfg, stop.clone())
         })),
@@ -159,6 +160,16 @@ async fn stop_requested() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// Every task's runtime: spill files under the work dir, and the process's shared
+/// object stores (so a bucket's client is built once, not per task).
+fn runtime_producer(work_dir: PathBuf) -> ballista_core::RuntimeProducer {
+    Arc::new(move |_: &datafusion::prelude::SessionConfig| {
+        sparkling_connectors::object_stores::runtime_env_builder()
+            .with_temp_file_path(work_dir.clone())
+            .build_arc()
+    })
 }
 
 /// The base session configuration of every task (task properties are applied on top).

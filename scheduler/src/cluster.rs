@@ -71,7 +71,7 @@ impl Cluster {
         let config = Arc::new(config);
 
         let session_builder: ballista_scheduler::SessionBuilder =
-            Arc::new(|config: SessionConfig| Ok(functions::session_state(config)));
+            Arc::new(|config: SessionConfig| functions::session_state(config));
         let config_producer: ballista_core::ConfigProducer = Arc::new(crate::session::base_config);
         let cluster =
             BallistaCluster::new_memory(config.scheduler_name(), session_builder, config_producer);

@@ -34,6 +34,18 @@ pub const DEFAULT_SCHEMA: &str = "default";
 /// Default number of partitions for shuffles (`spark.sql.shuffle.partitions`).
 pub const DEFAULT_SHUFFLE_PARTITIONS: usize = 4;
 
+/// The runtime environment sessions share: one object store registry, memory pool and
+/// disk manager for the whole gateway.
+fn shared_runtime() -> Arc<datafusion::execution::runtime_env::RuntimeEnv> {
+    static RUNTIME: std::sync::LazyLock<Arc<datafusion::execution::runtime_env::RuntimeEnv>> =
+        std::sync::LazyLock::new(|| {
+            sparkling_connectors::object_stores::runtime_env_builder()
+                .build_arc()
+                .expect("a default runtime environment builds")
+        });
+    Arc::clone(&RUNTIME)
+}
+
 /// The session configuration every session (and the scheduler) starts from.
 pub fn base_config() -> SessionConfig {
     SessionConfig::new_with_ballista()
@@ -104,7 +116,9 @@ impl Session {
     ) -> Self {
         let temp_views = Arc::new(MemorySchemaProvider::new());
         let state = functions::with_sparkling_functions(
-            SessionStateBuilder::new().with_config(base_config()),
+            SessionStateBuilder::new()
+                .with_config(base_config())
+                .with_runtime_env(shared_runtime()),
         )
         .with_session_id(id.clone())
         .build();

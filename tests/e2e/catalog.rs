@@ -20,12 +20,32 @@ pub struct CatalogProcess {
 impl CatalogProcess {
     /// Starts a catalog on a free port; `extra` adds flags (e.g. `--auth-token`).
     pub fn start(db: &str, warehouse: &Path, dir: &Path, extra: &[&str]) -> Self {
+        Self::start_at(db, &warehouse.to_string_lossy(), dir, extra, &[])
+    }
+
+    /// As [`CatalogProcess::start`], with the warehouse as a URL and extra environment
+    /// variables (e.g. S3 settings).
+    pub fn start_at(
+        db: &str,
+        warehouse: &str,
+        dir: &Path,
+        extra: &[&str],
+        env: &[(String, String)],
+    ) -> Self {
         use std::io::BufRead;
         let log = dir.join(format!("catalog-{}.log", uuid::Uuid::new_v4()));
         let mut child = Command::new(binary())
-            .args(["catalog", "--port", "0", "--db", db, "--warehouse"])
-            .arg(warehouse)
+            .args([
+                "catalog",
+                "--port",
+                "0",
+                "--db",
+                db,
+                "--warehouse",
+                warehouse,
+            ])
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -91,8 +111,18 @@ pub fn script(name: &str) -> PathBuf {
 
 /// Runs a Python script or snippet and returns its stdout, failing with its output.
 pub fn run_python(args: &[&str], catalog: &CatalogProcess) -> String {
+    run_python_with_env(args, catalog, &[])
+}
+
+/// As [`run_python`], with extra environment variables.
+pub fn run_python_with_env(
+    args: &[&str],
+    catalog: &CatalogProcess,
+    env: &[(String, String)],
+) -> String {
     let out = Command::new(python())
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run python");
     assert!(

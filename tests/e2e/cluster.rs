@@ -50,6 +50,8 @@ pub struct TestCluster {
     pub connect_port: u16,
     pub dir: tempfile::TempDir,
     slots: usize,
+    /// Extra environment variables of every process (e.g. S3 settings).
+    env: Vec<(String, String)>,
 }
 
 impl TestCluster {
@@ -63,10 +65,22 @@ impl TestCluster {
 
     /// As [`TestCluster::start`], with extra scheduler flags (e.g. `--catalog URI`).
     pub async fn start_with(executors: usize, slots: usize, scheduler_args: &[&str]) -> Self {
+        Self::start_with_env(executors, slots, scheduler_args, &[]).await
+    }
+
+    /// As [`TestCluster::start_with`], with extra environment variables for the
+    /// scheduler and every executor.
+    pub async fn start_with_env(
+        executors: usize,
+        slots: usize,
+        scheduler_args: &[&str],
+        env: &[(String, String)],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut scheduler = Command::new(binary())
             .args(["scheduler", "--port", "0", "--connect-port", "0"])
             .args(scheduler_args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(log_file(dir.path(), "scheduler"))
             .spawn()
@@ -80,6 +94,7 @@ impl TestCluster {
             connect_port,
             dir,
             slots,
+            env: env.to_vec(),
         };
         for i in 0..executors {
             let child = cluster.spawn_executor(i, slots);
@@ -109,6 +124,7 @@ impl TestCluster {
             .args(["--slots", &slots.to_string()])
             .arg("--work-dir")
             .arg(&work_dir)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log_file(self.dir.path(), &format!("executor-{i}-{port}")))
             .spawn()

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, Result};
-use iceberg::io::LocalFsStorageFactory;
 use iceberg::{Catalog, CatalogBuilder, ErrorKind, NamespaceIdent, TableIdent};
 use iceberg_catalog_rest::{RestCatalog, RestCatalogBuilder};
 
@@ -31,7 +30,7 @@ impl IcebergCatalog {
             props.insert("token".to_string(), token.to_string());
         }
         let catalog = RestCatalogBuilder::default()
-            .with_storage_factory(Arc::new(LocalFsStorageFactory))
+            .with_storage_factory(Arc::new(sparkling_storage::ObjectStorageFactory))
             .load("spark_catalog", props)
             .await
             .map_err(|e| {

@@ -86,6 +86,7 @@ impl IcebergTable {
             partition_spec: metadata.default_partition_spec().as_ref().clone(),
             format_version: metadata.format_version(),
             write_id: write_id.to_string(),
+            storage_properties: storage_properties(&self.table),
         })
     }
 
@@ -181,7 +182,7 @@ impl TableProvider for IcebergTable {
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
-        let groups = file_groups(&tasks, state.config().target_partitions().max(1))?;
+        let (store_url, groups) = file_groups(&tasks, state.config().target_partitions().max(1))?;
         let mut source = ParquetSource::new(self.schema());
         // The same filters also prune row groups (and pages) inside the files.
         if let Some(predicate) = filters.iter().cloned().reduce(|a, b| a.and(b)) {
@@ -191,7 +192,7 @@ impl TableProvider for IcebergTable {
             }
         }
         let source = Arc::new(source);
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+        let config = FileScanConfigBuilder::new(store_url, source)
             .with_file_groups(groups)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
@@ -228,18 +229,29 @@ impl TableProvider for IcebergTable {
     }
 }
 
-/// Spreads files over at most `n` groups of similar total size (largest file first,
-/// each to the lightest group).
-fn file_groups(tasks: &[FileScanTask], n: usize) -> Result<Vec<FileGroup>> {
-    let mut files: Vec<(u64, PartitionedFile)> = tasks
-        .iter()
-        .map(|t| {
-            Ok((
-                t.file_size_in_bytes,
-                PartitionedFile::new(local_path(&t.data_file_path)?, t.file_size_in_bytes),
-            ))
-        })
-        .collect::<Result<_>>()?;
+/// The object store the files live in, and the files spread over at most `n` groups
+/// of similar total size (largest file first, each to the lightest group).
+fn file_groups(tasks: &[FileScanTask], n: usize) -> Result<(ObjectStoreUrl, Vec<FileGroup>)> {
+    let mut store_url: Option<ObjectStoreUrl> = None;
+    let mut files: Vec<(u64, PartitionedFile)> = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let (url, key) = object_location(&task.data_file_path)?;
+        match &store_url {
+            None => store_url = Some(url),
+            Some(first) if *first != url => {
+                return not_impl_err!(
+                    "the table's files are in two stores ({} and {}); a scan reads from one",
+                    first.as_str(),
+                    url.as_str()
+                );
+            }
+            Some(_) => {}
+        }
+        let mut file = PartitionedFile::new(key.to_string(), task.file_size_in_bytes);
+        // Keep the key exactly as the writer spelled it (no re-encoding).
+        file.object_meta.location = key;
+        files.push((task.file_size_in_bytes, file));
+    }
     files.sort_by_key(|f| std::cmp::Reverse(f.0));
     let n = n.min(files.len());
     let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, Vec::new())).collect();
@@ -251,25 +263,43 @@ fn file_groups(tasks: &[FileScanTask], n: usize) -> Result<Vec<FileGroup>> {
         lightest.0 += size;
         lightest.1.push(file);
     }
-    Ok(groups
-        .into_iter()
-        .map(|(_, files)| FileGroup::new(files))
-        .collect())
+    Ok((
+        store_url.unwrap_or_else(ObjectStoreUrl::local_filesystem),
+        groups
+            .into_iter()
+            .map(|(_, files)| FileGroup::new(files))
+            .collect(),
+    ))
 }
 
-/// The local path of a `file:` URL (or a plain absolute path); an error for any other
-/// location (object stores are not supported yet).
-pub fn local_path(location: &str) -> Result<String> {
-    let path = if let Some(rest) = location.strip_prefix("file://") {
-        rest
-    } else if let Some(rest) = location.strip_prefix("file:") {
-        rest
-    } else if location.starts_with('/') {
-        location
-    } else {
-        return not_impl_err!("{location}: only local (file:) warehouses are supported so far");
-    };
-    Ok(path.to_string())
+/// The DataFusion object store (`file://` or `s3://bucket`) and key of a data file.
+pub fn object_location(location: &str) -> Result<(ObjectStoreUrl, object_store::path::Path)> {
+    let parsed = sparkling_storage::Location::parse(location)
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    match parsed {
+        sparkling_storage::Location::Local(path) => Ok((
+            ObjectStoreUrl::local_filesystem(),
+            object_store::path::Path::from_absolute_path(&path)
+                .map_err(|e| DataFusionError::Execution(format!("data file {location}: {e}")))?,
+        )),
+        sparkling_storage::Location::S3 { bucket, key } => {
+            Ok((ObjectStoreUrl::parse(format!("s3://{bucket}"))?, key))
+        }
+    }
+}
+
+/// The object-store settings of a table's file IO (what the catalog and the client
+/// configuration said: `s3.*` and `client.*`), for executors to reach its files the
+/// same way. Catalog credentials such as the REST token are not among them.
+pub fn storage_properties(table: &Table) -> std::collections::HashMap<String, String> {
+    table
+        .file_io()
+        .config()
+        .props()
+        .iter()
+        .filter(|(k, _)| k.starts_with("s3.") || k.starts_with("client."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// An iceberg error as a DataFusion error.

@@ -5,6 +5,7 @@
 //! the rows of a successful job and commits them as one snapshot.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -21,7 +22,6 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 use iceberg::arrow::{FieldMatchMode, RecordBatchPartitionSplitter, schema_to_arrow_schema};
-use iceberg::io::FileIO;
 use iceberg::spec::{
     DataFile, DataFileFormat, FormatVersion, PartitionSpec, Schema, serialize_data_file_to_json,
 };
@@ -60,6 +60,10 @@ pub struct WriteSpec {
     /// Unique per write; every file name starts with it, so the files of a write (and
     /// of its failed attempts) can be found and removed.
     pub write_id: String,
+    /// How to reach the data location (Iceberg `s3.*` properties); the executor's own
+    /// AWS settings fill in the rest.
+    #[serde(default)]
+    pub storage_properties: HashMap<String, String>,
 }
 
 impl WriteSpec {
@@ -215,7 +219,7 @@ async fn write_files(
     let rolling = RollingFileWriterBuilder::new(
         parquet,
         TARGET_FILE_SIZE,
-        FileIO::new_with_fs(),
+        sparkling_storage::file_io(spec.storage_properties.clone()),
         DefaultLocationGenerator::with_data_location(spec.data_location.clone()),
         DefaultFileNameGenerator::new(prefix.to_string(), None, DataFileFormat::Parquet),
     );

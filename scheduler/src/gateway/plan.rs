@@ -222,6 +222,33 @@ pub async fn range_plan(
 }
 
 /// Reads files (`parquet`, `csv`, `json`) from local paths or object-store URLs.
+/// Fails as Spark does (`Path does not exist`) when `path` names no file, local or in
+/// an object store; otherwise an empty bucket prefix would read as an empty table.
+async fn require_files(
+    ctx: &datafusion::prelude::SessionContext,
+    path: &str,
+) -> Result<(), GatewayError> {
+    use futures::StreamExt;
+    let url = datafusion::datasource::listing::ListingTableUrl::parse(path)?;
+    let store = ctx.runtime_env().object_store(url.object_store())?;
+    let state = ctx.state();
+    let mut files = url.list_all_files(&state, store.as_ref(), "").await?;
+    match files.next().await {
+        Some(Ok(_)) => Ok(()),
+        None => Err(GatewayError::InvalidInput(format!(
+            "Path does not exist: {path}"
+        ))),
+        Some(Err(datafusion::error::DataFusionError::ObjectStore(e)))
+            if matches!(*e, object_store::Error::NotFound { .. }) =>
+        {
+            Err(GatewayError::InvalidInput(format!(
+                "Path does not exist: {path}"
+            )))
+        }
+        Some(Err(e)) => Err(e.into()),
+    }
+}
+
 pub async fn read_files(
     session: &Session,
     format: &str,
@@ -235,6 +262,9 @@ pub async fn read_files(
         )));
     }
     let ctx = &session.ctx;
+    for path in paths {
+        require_files(ctx, path).await?;
+    }
     let opt = |k: &str| options.get(k).map(String::as_str);
     let flag = |k: &str, default: bool| {
         opt(k)

@@ -4,7 +4,6 @@
 //! cancelled job commits nothing and its files are removed.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch, UInt64Array};
@@ -13,13 +12,18 @@ use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::logical_expr::{DmlStatement, LogicalPlan, WriteOp};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::StreamExt;
 use iceberg::spec::{DataFile, deserialize_data_file_from_json};
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, ErrorKind};
-use sparkling_connectors::iceberg::table::local_path;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjectPath;
+use sparkling_connectors::iceberg::WriteSpec;
+use sparkling_connectors::iceberg::table::object_location;
 use sparkling_connectors::iceberg::write::{DATA_FILE_COLUMN, write_output_schema};
 use sparkling_connectors::iceberg::{IcebergCatalog, IcebergTable};
+use sparkling_storage::{Location, S3Settings};
 use tokio::sync::watch;
 
 use crate::cluster::Cluster;
@@ -90,7 +94,7 @@ pub async fn insert(
     let files = match written {
         Ok(files) => files,
         Err(e) => {
-            remove_write_files(&spec.data_location, &write_id, &HashSet::new());
+            remove_write_files(&spec, &HashSet::new()).await;
             return Err(e);
         }
     };
@@ -101,11 +105,11 @@ pub async fn insert(
         (JOB_ID_PROPERTY.to_string(), job_id.lock().clone()),
     ]);
     if let Err(e) = commit(catalog, target.table(), files, properties, &write_id).await {
-        remove_write_files(&spec.data_location, &write_id, &HashSet::new());
+        remove_write_files(&spec, &HashSet::new()).await;
         return Err(e);
     }
     // Files of failed task attempts are not part of the snapshot.
-    remove_write_files(&spec.data_location, &write_id, &kept);
+    remove_write_files(&spec, &kept).await;
     Ok(count_result(rows))
 }
 
@@ -199,33 +203,52 @@ fn has_write(table: &Table, write_id: &str) -> bool {
     })
 }
 
-/// Removes the files of write `write_id` under `data_location`, except `keep`.
-fn remove_write_files(data_location: &str, write_id: &str, keep: &HashSet<String>) {
-    let root = match local_path(data_location) {
-        Ok(root) => root,
-        Err(e) => {
-            tracing::warn!("not cleaning up write {write_id}: {e}");
-            return;
-        }
-    };
-    let keep: HashSet<String> = keep.iter().filter_map(|p| local_path(p).ok()).collect();
-    let mut stack = vec![PathBuf::from(root)];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+/// Removes the files of the write `spec.write_id` under its data location, except
+/// `keep` (the files a snapshot references). Failures are logged: what is left is
+/// unreferenced, wasted space but not wrong data.
+async fn remove_write_files(spec: &WriteSpec, keep: &HashSet<String>) {
+    if let Err(e) = try_remove_write_files(spec, keep).await {
+        tracing::warn!(
+            "could not clean up the files of write {} under {}: {e}",
+            spec.write_id,
+            spec.data_location
+        );
+    }
+}
+
+async fn try_remove_write_files(
+    spec: &WriteSpec,
+    keep: &HashSet<String>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let settings = S3Settings::from_env().overridden_by(&spec.storage_properties);
+    let (store, root) = Location::parse(&spec.data_location)?.store(&settings)?;
+    let keep: HashSet<ObjectPath> = keep
+        .iter()
+        .filter_map(|p| object_location(p).ok().map(|(_, key)| key))
+        .collect();
+    let mut listing = store.list(Some(&root));
+    let mut doomed = Vec::new();
+    while let Some(meta) = listing.next().await {
+        let meta = match meta {
+            Ok(meta) => meta,
+            // Nothing was ever written there.
+            Err(object_store::Error::NotFound { .. }) => break,
+            Err(e) => return Err(e.into()),
         };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if entry.file_name().to_string_lossy().starts_with(write_id)
-                && !keep.contains(path.to_string_lossy().as_ref())
-                && let Err(e) = std::fs::remove_file(&path)
-            {
-                tracing::warn!("could not remove {}: {e}", path.display());
-            }
+        let ours = meta
+            .location
+            .filename()
+            .is_some_and(|name| name.starts_with(&spec.write_id));
+        if ours && !keep.contains(&meta.location) {
+            doomed.push(meta.location);
         }
     }
+    for location in doomed {
+        if let Err(e) = store.delete(&location).await {
+            tracing::warn!("could not remove {location}: {e}");
+        }
+    }
+    Ok(())
 }
 
 /// Spark's result of an insert: the number of rows written.

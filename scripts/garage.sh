@@ -1,0 +1,80 @@
+# Sourced by scripts/test.sh: installs Garage (a real S3-compatible object store written
+# in Rust) with cargo if it is missing, starts a single-node server on free loopback
+# ports in a temporary directory with one bucket and one access key, exports them as
+# SPARKLING_TEST_S3_* and registers its shutdown in the caller's `cleanup` list.
+GARAGE_VERSION=2.5.0
+
+install_garage() {
+  if garage --version 2>/dev/null | grep -q ":$GARAGE_VERSION "; then
+    return 0
+  fi
+  echo "installing Garage $GARAGE_VERSION (cargo install, once per machine)"
+  # Only what a single test node needs: the SQLite metadata engine.
+  cargo install --locked --quiet "garage@$GARAGE_VERSION" \
+    --no-default-features --features bundled-libs,sqlite
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start_test_garage() {
+  install_garage
+  GARAGE_DIR="$(mktemp -d /tmp/sparkling-garage.XXXXXX)"
+  local s3_port rpc_port admin_port
+  s3_port="$(free_port)"; rpc_port="$(free_port)"; admin_port="$(free_port)"
+  cat >"$GARAGE_DIR/garage.toml" <<CONF
+metadata_dir = "$GARAGE_DIR/meta"
+data_dir = "$GARAGE_DIR/data"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:$rpc_port"
+rpc_public_addr = "127.0.0.1:$rpc_port"
+rpc_secret = "$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+
+[s3_api]
+s3_region = "garage"
+api_bind_addr = "127.0.0.1:$s3_port"
+root_domain = ".s3.garage.localhost"
+
+[admin]
+api_bind_addr = "127.0.0.1:$admin_port"
+CONF
+  local g=(garage -c "$GARAGE_DIR/garage.toml")
+  "${g[@]}" server >"$GARAGE_DIR/server.log" 2>&1 &
+  GARAGE_PID=$!
+  cleanup+=(stop_test_garage)
+  local node=""
+  for _ in $(seq 1 100); do
+    node="$("${g[@]}" node id -q 2>/dev/null || true)"
+    [ -n "$node" ] && break
+    sleep 0.2
+  done
+  if [ -z "$node" ]; then
+    cat "$GARAGE_DIR/server.log" >&2
+    return 1
+  fi
+  "${g[@]}" layout assign -z dc1 -c 1G "${node%@*}" >/dev/null
+  "${g[@]}" layout apply --version 1 >/dev/null
+  "${g[@]}" bucket create warehouse >/dev/null
+  local info
+  info="$("${g[@]}" key create sparkling-tests)"
+  "${g[@]}" bucket allow --read --write --owner warehouse --key sparkling-tests >/dev/null
+  export SPARKLING_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
+  export SPARKLING_TEST_S3_REGION="garage"
+  export SPARKLING_TEST_S3_BUCKET="warehouse"
+  SPARKLING_TEST_S3_ACCESS_KEY_ID="$(awk '/Key ID:/ {print $3}' <<<"$info")"
+  SPARKLING_TEST_S3_SECRET_ACCESS_KEY="$(awk '/Secret key:/ {print $3}' <<<"$info")"
+  export SPARKLING_TEST_S3_ACCESS_KEY_ID SPARKLING_TEST_S3_SECRET_ACCESS_KEY
+  if [ -z "$SPARKLING_TEST_S3_ACCESS_KEY_ID" ] || [ -z "$SPARKLING_TEST_S3_SECRET_ACCESS_KEY" ]; then
+    echo "could not read the Garage access key from: $info" >&2
+    return 1
+  fi
+  echo "Garage S3 for the tests: $SPARKLING_TEST_S3_ENDPOINT (bucket warehouse)"
+}
+
+stop_test_garage() {
+  kill "$GARAGE_PID" 2>/dev/null || true
+  wait "$GARAGE_PID" 2>/dev/null || true
+  rm -rf "$GARAGE_DIR"
+}
