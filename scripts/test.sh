@@ -4,7 +4,8 @@
 # loopback ports and generate their TPC-H data themselves). Installs what the build
 # and the tests need first: system packages, a Python venv with pyiceberg (the
 # independent Iceberg client the catalog tests use), a throwaway PostgreSQL server and
-# a throwaway Garage S3 server (built with cargo the first time).
+# a throwaway Garage S3 server and a tansu Kafka broker (both built with cargo the
+# first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -24,6 +25,8 @@ source scripts/postgres.sh
 start_test_postgres
 source scripts/garage.sh
 start_test_garage
+source scripts/kafka.sh
+start_test_kafka
 export SPARKLING_TEST_REQUIRE_SERVICES=1
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -19,6 +19,7 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 
 use crate::iceberg::{IcebergWriteExec, WriteSpec};
+use crate::kafka::{KafkaScanExec, KafkaScanSpec};
 use crate::range::{RangeExec, RangeExecSpec};
 use crate::remote_table::RemoteTable;
 
@@ -27,6 +28,7 @@ const TAG_BALLISTA: u8 = 0;
 const TAG_REMOTE_TABLE: u8 = 1;
 const TAG_ICEBERG_WRITE: u8 = 2;
 const TAG_RANGE: u8 = 3;
+const TAG_KAFKA_SCAN: u8 = 4;
 
 /// Splits a tagged payload.
 fn untag(buf: &[u8]) -> Result<(u8, &[u8])> {
@@ -122,7 +124,7 @@ impl LogicalExtensionCodec for SparklingLogicalCodec {
 /// Sparkling's physical extension codec (scheduler to executors).
 ///
 /// Extension nodes in task plans are Ballista's shuffle nodes, Sparkling's Iceberg
-/// write node and its series node.
+/// write node, its series node and its Kafka scan node.
 #[derive(Debug, Default)]
 pub struct SparklingPhysicalCodec {
     inner: BallistaPhysicalExtensionCodec,
@@ -152,6 +154,12 @@ impl PhysicalExtensionCodec for SparklingPhysicalCodec {
                 })?;
                 Ok(Arc::new(RangeExec::from_spec(spec)))
             }
+            (TAG_KAFKA_SCAN, rest) => {
+                let spec: KafkaScanSpec = serde_json::from_slice(rest).map_err(|e| {
+                    DataFusionError::Internal(format!("decoding a Kafka scan node: {e}"))
+                })?;
+                Ok(Arc::new(KafkaScanExec::new(spec)?))
+            }
             (tag, _) => plan_err!("unknown physical extension node (tag {tag})"),
         }
     }
@@ -167,6 +175,18 @@ impl PhysicalExtensionCodec for SparklingPhysicalCodec {
             buf.push(TAG_RANGE);
             return serde_json::to_writer(buf, &range.spec())
                 .map_err(|e| DataFusionError::Internal(format!("encoding a range node: {e}")));
+        }
+        if let Some(kafka) = node.as_any().downcast_ref::<KafkaScanExec>() {
+            buf.push(TAG_KAFKA_SCAN);
+            return serde_json::to_writer(buf, kafka.spec()).map_err(|e| {
+                DataFusionError::Internal(format!("encoding a Kafka scan node: {e}"))
+            });
+        }
+        if let Some(kafka) = node.as_any().downcast_ref::<KafkaScanExec>() {
+            buf.push(TAG_KAFKA_SCAN);
+            return serde_json::to_writer(buf, kafka.spec()).map_err(|e| {
+                DataFusionError::Internal(format!("encoding a Kafka scan node: {e}"))
+            });
         }
         buf.push(TAG_BALLISTA);
         self.inner.try_encode(node, buf)

@@ -2,12 +2,13 @@
 //! everywhere: the function library ([`functions`]), the logical and physical plan
 //! codecs ([`codec`]), the client-side table references that travel inside client
 //! plans until the gateway binds them ([`remote_table`]), and Iceberg tables
-//! ([`iceberg`]), series (`range`) split over the executors ([`range`]), and the
-//! object stores plans read and write through ([`object_stores`]).
+//! ([`iceberg`]), Kafka topics ([`kafka`]), series (`range`) split over the executors
+//! ([`range`]), and the object stores plans read and write through ([`object_stores`]).
 
 pub mod codec;
 pub mod functions;
 pub mod iceberg;
+pub mod kafka;
 pub mod object_stores;
 pub mod range;
 pub mod remote_table;

@@ -132,6 +132,10 @@ impl Session {
                 "generate_series",
                 Arc::new(RangeFunction { inclusive: true }),
             );
+            ctx.register_udtf(
+                "read_kafka",
+                Arc::new(sparkling_connectors::kafka::ReadKafkaFunction),
+            );
         }
         if let Some(catalog) = iceberg {
             use sparkling_connectors::iceberg::metadata::{

@@ -1,12 +1,14 @@
 //! End-to-end tests: a scheduler and two executors as separate OS processes on free
 //! loopback ports, driven through the Spark Connect gateway with the Rust SDK and the
 //! `sparkling` command line; and the Iceberg REST catalog as its own process, driven
-//! by pyiceberg; and the same over a real S3-compatible object store.
+//! by pyiceberg; the same over a real S3-compatible object store; and Kafka topics
+//! on a real Kafka-protocol broker.
 
 mod catalog;
 mod cluster;
 mod errors;
 mod fault;
+mod kafka;
 mod lakehouse;
 mod object_store;
 mod sdk;

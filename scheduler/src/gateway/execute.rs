@@ -75,6 +75,7 @@ fn scans(plan: &LogicalPlan) -> (usize, bool) {
                 || any.is::<MemTable>()
                 || any.is::<sparkling_connectors::iceberg::IcebergTable>()
                 || any.is::<sparkling_connectors::range::RangeTable>()
+                || any.is::<sparkling_connectors::kafka::KafkaTable>()
             {
                 count += 1;
             } else {

@@ -137,8 +137,10 @@ pub async fn native_plan(session: &Session, bytes: &[u8]) -> Result<LogicalPlan,
 }
 
 /// DataFusion's plan of a statement, after Spark's time travel and metadata table
-/// syntax is rewritten into table functions.
+/// syntax is rewritten into table functions, and named options into pairs.
 async fn plan_sql(session: &Session, query: &str) -> Result<LogicalPlan, GatewayError> {
+    let named = super::named_args::rewrite(query);
+    let query = named.as_deref().unwrap_or(query);
     let rewritten = match session.iceberg {
         Some(_) => crate::lakehouse::rewrite::rewrite(query),
         None => None,

@@ -1,0 +1,220 @@
+//! Kafka as a source: a real Kafka-protocol broker (tansu, started by scripts/test.sh),
+//! records produced with librdkafka, and `read_kafka(...)` reading them on the
+//! executors with Spark's options and record schema.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::cluster::{TestCluster, first_int64};
+
+/// The test broker's address, or `None` (test skipped) outside scripts/test.sh.
+pub fn bootstrap() -> Option<String> {
+    match std::env::var("SPARKLING_TEST_KAFKA_BOOTSTRAP") {
+        Ok(servers) => Some(servers),
+        Err(_) => {
+            assert!(
+                std::env::var("SPARKLING_TEST_REQUIRE_SERVICES").is_err(),
+                "SPARKLING_TEST_KAFKA_BOOTSTRAP is not set"
+            );
+            eprintln!(
+                "skipped: SPARKLING_TEST_KAFKA_BOOTSTRAP is not set (scripts/test.sh sets it)"
+            );
+            None
+        }
+    }
+}
+
+/// Creates a topic with a unique name and `partitions` partitions.
+pub async fn create_topic(bootstrap: &str, prefix: &str, partitions: i32) -> String {
+    let name = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(&name, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await
+        .expect("create topic");
+    for r in results {
+        r.unwrap_or_else(|(topic, e)| panic!("creating {topic}: {e}"));
+    }
+    name
+}
+
+/// A producer for the test broker. Each record is its own record batch: tansu 0.6
+/// serves a fetch from the first batch that *starts* at or after the requested offset,
+/// so a read starting inside a multi-record batch would miss that batch's tail (Kafka
+/// serves the batch that contains the offset).
+pub fn producer(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("batch.num.messages", "1")
+        .set("linger.ms", "0")
+        .create()
+        .expect("producer")
+}
+
+/// Produces `n` records `{"id": i, "user": "u<i % 7>"}` with key `i`, record `i` to
+/// partition `i % partitions`; every tenth record carries a `source` header.
+pub async fn produce_numbered(bootstrap: &str, topic: &str, partitions: i32, n: i64) {
+    let producer = producer(bootstrap);
+    let sends = (0..n).map(|i| {
+        let producer = &producer;
+        async move {
+            let key = i.to_string();
+            let value = format!(r#"{{"id": {i}, "user": "u{}"}}"#, i % 7);
+            let mut record = FutureRecord::to(topic)
+                .key(&key)
+                .payload(&value)
+                .partition((i % partitions as i64) as i32);
+            if i % 10 == 0 {
+                record = record.headers(OwnedHeaders::new().insert(Header {
+                    key: "source",
+                    value: Some("test"),
+                }));
+            }
+            producer
+                .send(record, Duration::from_secs(30))
+                .await
+                .unwrap_or_else(|(e, _)| panic!("producing record {i}: {e}"));
+        }
+    });
+    futures::future::join_all(sends).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_kafka_reads_topics_on_the_executors() {
+    let Some(bootstrap) = bootstrap() else { return };
+    let topic = create_topic(&bootstrap, "numbers", 3).await;
+    produce_numbered(&bootstrap, &topic, 3, 3000).await;
+
+    let cluster = TestCluster::start(2, 2).await;
+    let spark = cluster.session().await;
+    let source = |extra: &str| {
+        format!("read_kafka(bootstrapServers => '{bootstrap}', subscribe => '{topic}'{extra})")
+    };
+    let sql = |query: String| {
+        let (spark, cluster) = (&spark, &cluster);
+        async move {
+            spark
+                .run_sql(&query)
+                .await
+                .unwrap_or_else(|e| panic!("{query}: {e}\n{}", cluster.logs()))
+                .batches
+        }
+    };
+
+    // Every record once, with Spark's columns.
+    let all = sql(format!(
+        "SELECT count(*), count(DISTINCT partition), min(offset), max(offset), \
+                sum(CAST(CAST(key AS STRING) AS BIGINT)), \
+                count(*) FILTER (WHERE \"timestampType\" = 0 AND timestamp IS NOT NULL) \
+         FROM {}",
+        source("")
+    ))
+    .await;
+    assert_eq!(first_int64(&all, 0), 3000);
+    assert_eq!(first_int64(&all, 1), 3);
+    assert_eq!(first_int64(&all, 2), 0);
+    assert_eq!(first_int64(&all, 3), 999);
+    assert_eq!(first_int64(&all, 4), 2999 * 3000 / 2);
+    assert_eq!(first_int64(&all, 5), 3000);
+
+    // The values are the JSON that was produced.
+    let users = sql(format!(
+        "SELECT count(*) FROM {} WHERE CAST(value AS STRING) LIKE '%\"user\": \"u3\"%'",
+        source("")
+    ))
+    .await;
+    assert_eq!(
+        first_int64(&users, 0),
+        (0..3000).filter(|i| i % 7 == 3).count() as i64
+    );
+
+    // One task per partition, on the executors; minPartitions splits them further.
+    let query = format!("SELECT count(*) FROM {}", source(""));
+    let plan = spark
+        .sql(&query)
+        .await
+        .unwrap()
+        .explain(false)
+        .await
+        .unwrap();
+    assert!(plan.contains("distributed job on the executors"), "{plan}");
+    assert!(
+        plan.contains("KafkaScanExec: ranges=3, offsets=3000"),
+        "{plan}"
+    );
+    let query = format!("SELECT count(*) FROM {}", source(", minPartitions => '7'"));
+    let plan = spark
+        .sql(&query)
+        .await
+        .unwrap()
+        .explain(false)
+        .await
+        .unwrap();
+    // 7 tasks over 3 equal partitions: each is cut in 3.
+    assert!(plan.contains("ranges=9, offsets=3000"), "{plan}");
+    assert_eq!(first_int64(&sql(query).await, 0), 3000);
+
+    // Starting and ending offsets, as JSON per partition (-2 earliest, -1 latest).
+    let bounded = source(&format!(
+        r#", startingOffsets => '{{"{topic}":{{"0":500,"1":-2}}}}', endingOffsets => '{{"{topic}":{{"0":600,"1":-1,"2":-1}}}}'"#
+    ));
+    let counted = sql(format!("SELECT count(*) FROM {bounded}")).await;
+    assert_eq!(first_int64(&counted, 0), 100 + 1000 + 1000);
+    let latest = sql(format!(
+        "SELECT count(*) FROM {}",
+        source(", startingOffsets => 'latest'")
+    ))
+    .await;
+    assert_eq!(first_int64(&latest, 0), 0);
+
+    // assign picks partitions; includeHeaders adds the headers column.
+    let assigned = sql(format!(
+        "SELECT count(*), min(partition), max(partition) FROM read_kafka(\
+         bootstrapServers => '{bootstrap}', assign => '{{\"{topic}\":[1]}}')"
+    ))
+    .await;
+    assert_eq!(first_int64(&assigned, 0), 1000);
+    let with_headers = sql(format!(
+        "SELECT count(*) FROM {} WHERE cardinality(headers) = 1",
+        source(", includeHeaders => 'true'")
+    ))
+    .await;
+    assert_eq!(first_int64(&with_headers, 0), 300);
+
+    // Bad options and unknown topics are clear errors; the cluster keeps serving.
+    for (query, expected) in [
+        (
+            format!("SELECT * FROM read_kafka(bootstrapServers => '{bootstrap}')"),
+            "exactly one of",
+        ),
+        (
+            format!(
+                "SELECT * FROM read_kafka(bootstrapServers => '{bootstrap}', subscribe => 'no-such-topic')"
+            ),
+            "'no-such-topic' does not exist",
+        ),
+        (
+            format!("SELECT * FROM {}", source(", startingOffsets => 'soon'")),
+            "startingOffsets",
+        ),
+        (
+            format!("SELECT * FROM {}", source(", colour => 'red'")),
+            "unknown Kafka option 'colour'",
+        ),
+    ] {
+        let err = spark.run_sql(&query).await.unwrap_err().to_string();
+        assert!(err.contains(expected), "{query}: {err}");
+    }
+    assert_eq!(first_int64(&sql("SELECT 1 + 1".into()).await, 0), 2);
+}
