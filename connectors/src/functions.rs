@@ -9,7 +9,8 @@
 //! implementation is kept: DataFusion's versions follow the SQL types precisely (for
 //! example `avg` over a decimal stays a decimal, while `datafusion-spark`'s `avg`
 //! returns a double). Spark functions DataFusion lacks (`sha2`, `hex`, `crc32`,
-//! `date_add`, `from_unixtime`-style helpers, ...) are added.
+//! `date_add`, `from_unixtime`-style helpers, ...) are added, and Sparkling's own
+//! implementations of Spark functions neither has (`from_json`, in [`crate::json`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -57,6 +58,11 @@ pub fn with_sparkling_functions(builder: SessionStateBuilder) -> SessionStateBui
     for f in datafusion_spark::all_default_table_functions() {
         tables.entry(f.name().to_string()).or_insert(f);
     }
+    // Spark functions neither library has.
+    builder
+        .scalar_functions()
+        .get_or_insert_with(Vec::new)
+        .push(Arc::new(ScalarUDF::from(crate::json::FromJson::default())));
     builder
 }
 

@@ -1,5 +1,5 @@
 //! Pieces every Sparkling process must share so that plans mean the same thing
-//! everywhere: the function library ([`functions`]), the logical and physical plan
+//! everywhere: the function library ([`functions`], [`json`]), the logical and physical plan
 //! codecs ([`codec`]), the client-side table references that travel inside client
 //! plans until the gateway binds them ([`remote_table`]), and Iceberg tables
 //! ([`iceberg`]), Kafka topics ([`kafka`]), series (`range`) split over the executors
@@ -8,6 +8,7 @@
 pub mod codec;
 pub mod functions;
 pub mod iceberg;
+pub mod json;
 pub mod kafka;
 pub mod object_stores;
 pub mod range;

@@ -218,3 +218,60 @@ async fn read_kafka_reads_topics_on_the_executors() {
     }
     assert_eq!(first_int64(&sql("SELECT 1 + 1".into()).await, 0), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_json_parses_kafka_values_and_keeps_malformed_ones() {
+    let Some(bootstrap) = bootstrap() else { return };
+    let topic = create_topic(&bootstrap, "events", 2).await;
+    let producer = producer(&bootstrap);
+    let values: Vec<String> = (0..200)
+        .map(|i| match i % 10 {
+            3 => "{not json".to_string(),
+            7 => format!(r#"{{"id": "seven-{i}", "user": "u"}}"#),
+            _ => format!(r#"{{"id": {i}, "user": "u{}"}}"#, i % 4),
+        })
+        .collect();
+    for (i, value) in values.iter().enumerate() {
+        producer
+            .send(
+                FutureRecord::<(), _>::to(&topic)
+                    .payload(value)
+                    .partition((i % 2) as i32),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap_or_else(|(e, _)| panic!("producing: {e}"));
+    }
+    let cluster = TestCluster::start(2, 1).await;
+    let spark = cluster.session().await;
+    let query = format!(
+        "SELECT count(*) FILTER (WHERE e.id IS NOT NULL), \
+                count(*) FILTER (WHERE e._corrupt_record IS NOT NULL), \
+                sum(e.id), count(DISTINCT e.user) \
+         FROM (SELECT from_json(CAST(value AS STRING), \
+                                'id BIGINT, user STRING, _corrupt_record STRING') AS e \
+               FROM read_kafka(bootstrapServers => '{bootstrap}', subscribe => '{topic}'))"
+    );
+    let result = spark
+        .run_sql(&query)
+        .await
+        .unwrap_or_else(|e| panic!("{query}: {e}\n{}", cluster.logs()))
+        .batches;
+    let good: Vec<i64> = (0..200).filter(|i| i % 10 != 3 && i % 10 != 7).collect();
+    assert_eq!(first_int64(&result, 0), good.len() as i64);
+    assert_eq!(
+        first_int64(&result, 1),
+        40,
+        "malformed JSON and wrong types"
+    );
+    assert_eq!(first_int64(&result, 2), good.iter().sum::<i64>());
+    assert_eq!(first_int64(&result, 3), 4);
+
+    // FAILFAST stops at the first malformed record, naming it.
+    let failfast = format!(
+        "SELECT count(from_json(CAST(value AS STRING), 'id BIGINT', map('mode', 'FAILFAST'))) \
+         FROM read_kafka(bootstrapServers => '{bootstrap}', subscribe => '{topic}')"
+    );
+    let err = spark.run_sql(&failfast).await.unwrap_err().to_string();
+    assert!(err.contains("malformed record"), "{err}");
+}
