@@ -18,6 +18,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 
+use crate::events::{EventsExec, EventsExecSpec};
 use crate::iceberg::{IcebergWriteExec, WriteSpec};
 use crate::kafka::{KafkaScanExec, KafkaScanSpec};
 use crate::range::{RangeExec, RangeExecSpec};
@@ -29,6 +30,7 @@ const TAG_REMOTE_TABLE: u8 = 1;
 const TAG_ICEBERG_WRITE: u8 = 2;
 const TAG_RANGE: u8 = 3;
 const TAG_KAFKA_SCAN: u8 = 4;
+const TAG_EVENTS: u8 = 5;
 
 /// Splits a tagged payload.
 fn untag(buf: &[u8]) -> Result<(u8, &[u8])> {
@@ -124,7 +126,7 @@ impl LogicalExtensionCodec for SparklingLogicalCodec {
 /// Sparkling's physical extension codec (scheduler to executors).
 ///
 /// Extension nodes in task plans are Ballista's shuffle nodes, Sparkling's Iceberg
-/// write node, its series node and its Kafka scan node.
+/// write node, its series node, its Kafka scan node and its event generator node.
 #[derive(Debug, Default)]
 pub struct SparklingPhysicalCodec {
     inner: BallistaPhysicalExtensionCodec,
@@ -160,6 +162,12 @@ impl PhysicalExtensionCodec for SparklingPhysicalCodec {
                 })?;
                 Ok(Arc::new(KafkaScanExec::new(spec)?))
             }
+            (TAG_EVENTS, rest) => {
+                let spec: EventsExecSpec = serde_json::from_slice(rest).map_err(|e| {
+                    DataFusionError::Internal(format!("decoding an events node: {e}"))
+                })?;
+                Ok(Arc::new(EventsExec::new(spec)?))
+            }
             (tag, _) => plan_err!("unknown physical extension node (tag {tag})"),
         }
     }
@@ -187,6 +195,11 @@ impl PhysicalExtensionCodec for SparklingPhysicalCodec {
             return serde_json::to_writer(buf, kafka.spec()).map_err(|e| {
                 DataFusionError::Internal(format!("encoding a Kafka scan node: {e}"))
             });
+        }
+        if let Some(events) = node.as_any().downcast_ref::<EventsExec>() {
+            buf.push(TAG_EVENTS);
+            return serde_json::to_writer(buf, events.spec())
+                .map_err(|e| DataFusionError::Internal(format!("encoding an events node: {e}")));
         }
         buf.push(TAG_BALLISTA);
         self.inner.try_encode(node, buf)

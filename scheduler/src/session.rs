@@ -136,6 +136,10 @@ impl Session {
                 "read_kafka",
                 Arc::new(sparkling_connectors::kafka::ReadKafkaFunction),
             );
+            ctx.register_udtf(
+                "generate_events",
+                Arc::new(sparkling_connectors::events::GenerateEventsFunction),
+            );
         }
         if let Some(catalog) = iceberg {
             use sparkling_connectors::iceberg::metadata::{

@@ -1,7 +1,7 @@
 //! The command line: one subcommand per role (`local`, `scheduler`, `executor`,
-//! `catalog`) and
-//! the client commands (`sql`).
+//! `catalog`), the client commands (`sql`) and tools (`gen`).
 
+mod generate;
 mod roles;
 mod sql;
 
@@ -30,6 +30,51 @@ enum Command {
     Catalog(CatalogArgs),
     /// Runs SQL statements on a cluster and prints their results.
     Sql(SqlArgs),
+    /// Generates streamify-like events.
+    #[command(subcommand)]
+    Gen(GenCommand),
+}
+
+/// `sparkling gen ...`.
+#[derive(Debug, Subcommand)]
+pub enum GenCommand {
+    /// Produces events as JSON records into a Kafka topic.
+    Kafka(GenKafkaArgs),
+}
+
+/// `sparkling gen kafka`.
+#[derive(Debug, clap::Args)]
+pub struct GenKafkaArgs {
+    /// Kafka brokers (HOST:PORT[,HOST:PORT...]).
+    #[arg(long)]
+    pub bootstrap: String,
+    /// Topic to produce to.
+    #[arg(long)]
+    pub topic: String,
+    /// listen, page_view or auth.
+    #[arg(long, default_value = "listen")]
+    pub kind: String,
+    /// Events per second.
+    #[arg(long, default_value_t = 10.0)]
+    pub rate: f64,
+    /// Stop after this many events (default: run until stopped).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Seed of the pseudo-random choices (same seed, same events).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Number of distinct users.
+    #[arg(long, default_value_t = 1000)]
+    pub users: u64,
+    /// Time of the first event, epoch milliseconds (default: now).
+    #[arg(long)]
+    pub start: Option<i64>,
+    /// Produce as fast as possible instead of at --rate (event times still follow --rate).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Extra librdkafka producer settings, KEY=VALUE (repeatable).
+    #[arg(long = "producer-conf")]
+    pub producer_conf: Vec<String>,
 }
 
 /// `sparkling local`.
@@ -183,5 +228,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Executor(args) => roles::executor(args).await,
         Command::Catalog(args) => roles::catalog(args).await,
         Command::Sql(args) => sql::run(args).await,
+        Command::Gen(GenCommand::Kafka(args)) => generate::kafka(args).await,
     }
 }

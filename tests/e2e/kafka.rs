@@ -275,3 +275,83 @@ async fn from_json_parses_kafka_values_and_keeps_malformed_ones() {
     let err = spark.run_sql(&failfast).await.unwrap_err().to_string();
     assert!(err.contains("malformed record"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_events_through_kafka_equal_the_generator_table() {
+    let Some(bootstrap) = bootstrap() else { return };
+    let topic = create_topic(&bootstrap, "page-views", 3).await;
+    let out = std::process::Command::new(crate::cluster::binary())
+        .args(["gen", "kafka", "--bootstrap", &bootstrap, "--topic", &topic])
+        .args([
+            "--kind",
+            "page_view",
+            "--count",
+            "2000",
+            "--seed",
+            "3",
+            "--no-wait",
+        ])
+        .args(["--start", "1767225600000"])
+        // One record per batch, for tansu (see `producer`).
+        .args([
+            "--producer-conf",
+            "batch.num.messages=1",
+            "--producer-conf",
+            "linger.ms=0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let cluster = TestCluster::start(2, 1).await;
+    let spark = cluster.session().await;
+    let summary = "count(*), sum(\"userId\"), count(DISTINCT \"sessionId\"), \
+                   count(*) FILTER (WHERE page = 'NextSong'), min(ts), max(ts)";
+    let generated = spark
+        .run_sql(&format!(
+            "SELECT {summary} FROM generate_events(kind => 'page_view', count => 2000, seed => 3)"
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs()))
+        .batches;
+    let fields = "ts BIGINT, \"sessionId\" BIGINT, page STRING, \"userId\" BIGINT";
+    let from_kafka = spark
+        .run_sql(&format!(
+            "SELECT {summary} FROM (SELECT e.ts AS ts, e.\"sessionId\" AS \"sessionId\", \
+                    e.page AS page, e.\"userId\" AS \"userId\" \
+             FROM (SELECT from_json(CAST(value AS STRING), '{}') AS e \
+                   FROM read_kafka(bootstrapServers => '{bootstrap}', subscribe => '{topic}')))",
+            fields.replace('"', "`")
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs()))
+        .batches;
+    for column in 0..6 {
+        assert_eq!(
+            first_int64(&generated, column),
+            first_int64(&from_kafka, column),
+            "column {column}"
+        );
+    }
+    assert_eq!(first_int64(&generated, 0), 2000);
+    assert_eq!(first_int64(&generated, 4), 1_767_225_600_000);
+    // 10 events per second by default: the last one 199.9 s after the first.
+    assert_eq!(first_int64(&generated, 5), 1_767_225_600_000 + 199_900);
+
+    let plan = spark
+        .sql("SELECT count(*) FROM generate_events(kind => 'listen', count => 100000)")
+        .await
+        .unwrap()
+        .explain(false)
+        .await
+        .unwrap();
+    assert!(plan.contains("distributed job on the executors"), "{plan}");
+    assert!(
+        plan.contains("EventsExec: kind=Listen, events=0..100000"),
+        "{plan}"
+    );
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableFunctionImpl, TableProvider};
-use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{DataFusionError, Result, exec_err};
 use datafusion::datasource::TableType;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::Expr;
@@ -44,29 +44,8 @@ pub struct ReadKafkaFunction;
 
 impl TableFunctionImpl for ReadKafkaFunction {
     fn call(&self, args: &[Expr]) -> Result<Arc<dyn TableProvider>> {
-        let strings = args
-            .iter()
-            .map(|a| match a {
-                Expr::Literal(ScalarValue::Utf8(Some(s)), _)
-                | Expr::Literal(ScalarValue::LargeUtf8(Some(s)), _)
-                | Expr::Literal(ScalarValue::Utf8View(Some(s)), _) => Ok(s.clone()),
-                Expr::Literal(v, _) if !v.is_null() => Ok(v.to_string()),
-                other => {
-                    plan_err!("read_kafka() takes options as name => 'value' literals, got {other}")
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if strings.len() % 2 != 0 {
-            return plan_err!(
-                "read_kafka() takes options as name => value pairs, e.g. \
-                 read_kafka(bootstrapServers => 'host:9092', subscribe => 'topic')"
-            );
-        }
-        let options = KafkaOptions::parse(
-            strings
-                .chunks(2)
-                .map(|pair| (pair[0].as_str(), pair[1].as_str())),
-        )?;
+        let pairs = crate::option_args::option_pairs("read_kafka", args)?;
+        let options = KafkaOptions::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         Ok(Arc::new(KafkaTable::new(options)))
     }
 }

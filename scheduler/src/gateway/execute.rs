@@ -76,6 +76,7 @@ fn scans(plan: &LogicalPlan) -> (usize, bool) {
                 || any.is::<sparkling_connectors::iceberg::IcebergTable>()
                 || any.is::<sparkling_connectors::range::RangeTable>()
                 || any.is::<sparkling_connectors::kafka::KafkaTable>()
+                || any.is::<sparkling_connectors::events::EventsTable>()
             {
                 count += 1;
             } else {

@@ -7,7 +7,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 /// Table functions whose arguments are options.
-const OPTION_FUNCTIONS: &[&str] = &["read_kafka"];
+const OPTION_FUNCTIONS: &[&str] = &["read_kafka", "generate_events"];
 
 /// The rewritten SQL, or `None` if it has no named arguments to rewrite.
 pub fn rewrite(sql: &str) -> Option<String> {
