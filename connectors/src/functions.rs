@@ -10,7 +10,8 @@
 //! example `avg` over a decimal stays a decimal, while `datafusion-spark`'s `avg`
 //! returns a double). Spark functions DataFusion lacks (`sha2`, `hex`, `crc32`,
 //! `date_add`, `from_unixtime`-style helpers, ...) are added, and Sparkling's own
-//! implementations of Spark functions neither has (`from_json`, in [`crate::json`]).
+//! implementations of Spark functions neither has (`from_json`, `to_json`, in
+//! [`crate::json`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -62,7 +63,10 @@ pub fn with_sparkling_functions(builder: SessionStateBuilder) -> SessionStateBui
     builder
         .scalar_functions()
         .get_or_insert_with(Vec::new)
-        .push(Arc::new(ScalarUDF::from(crate::json::FromJson::default())));
+        .extend([
+            Arc::new(ScalarUDF::from(crate::json::FromJson::default())),
+            Arc::new(ScalarUDF::from(crate::json::ToJson::default())),
+        ]);
     builder
 }
 

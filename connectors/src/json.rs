@@ -1,5 +1,7 @@
-//! Spark's `from_json(json, schema [, options])`: JSON text to a struct, with the schema
-//! given as a DDL string (`'id BIGINT, user STRING'` or `'struct<id:bigint>'`).
+//! Spark's JSON functions. `from_json(json, schema [, options])`: JSON text to a
+//! struct, with the schema given as a DDL string (`'id BIGINT, user STRING'` or
+//! `'struct<id:bigint>'`). `to_json(struct)`: a struct to JSON text (null fields left
+//! out, as Spark does by default).
 //!
 //! Malformed records follow Spark's modes: `PERMISSIVE` (the default) gives a struct of
 //! nulls and, when the schema has a string field named `_corrupt_record` (or the
@@ -162,6 +164,82 @@ impl ScalarUDFImpl for FromJson {
             input, &fields, &mode,
         )?))
     }
+}
+
+/// `to_json`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ToJson {
+    signature: Signature,
+}
+
+impl Default for ToJson {
+    fn default() -> Self {
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for ToJson {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn name(&self) -> &str {
+        "to_json"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types {
+            [DataType::Struct(_)] => Ok(DataType::Utf8),
+            [other] => plan_err!(
+                "to_json takes a struct (e.g. named_struct('id', id) or struct(a, b)), got {other}"
+            ),
+            _ => plan_err!("to_json takes one argument"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let input = args.args[0].to_array(args.number_rows)?;
+        let Some(structs) = input.as_any().downcast_ref::<StructArray>() else {
+            return exec_err!("to_json takes a struct");
+        };
+        Ok(ColumnarValue::Array(Arc::new(struct_to_json(structs)?)))
+    }
+}
+
+/// One JSON object per row of `structs` (null for a null row).
+fn struct_to_json(structs: &StructArray) -> Result<StringArray> {
+    // Rows that are null as a whole come out null below, whatever their fields hold.
+    let fields: Vec<FieldRef> = structs
+        .fields()
+        .iter()
+        .map(|f| Arc::new(f.as_ref().clone().with_nullable(true)))
+        .collect();
+    let batch = arrow::array::RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        structs.columns().to_vec(),
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(structs.len())),
+    )?;
+    let mut buf = Vec::new();
+    {
+        let mut writer = arrow::json::LineDelimitedWriter::new(&mut buf);
+        writer.write(&batch)?;
+        writer.finish()?;
+    }
+    let text = String::from_utf8(buf)
+        .map_err(|e| DataFusionError::Execution(format!("to_json produced invalid UTF-8: {e}")))?;
+    let mut lines = text.lines();
+    let mut out = Vec::with_capacity(structs.len());
+    for i in 0..structs.len() {
+        let line = lines.next().unwrap_or("{}");
+        out.push(structs.is_valid(i).then_some(line));
+    }
+    Ok(StringArray::from(out))
 }
 
 /// Parses each string of `input` into a struct of `fields`.
@@ -604,6 +682,24 @@ mod tests {
         assert!(corrupt.is_null(0) && corrupt.is_null(4));
         assert_eq!(corrupt.value(1), "not json");
         assert_eq!(corrupt.value(3), r#"{"id": "x"}"#);
+    }
+
+    #[test]
+    fn to_json_writes_objects_and_keeps_null_rows_null() {
+        let parsed = run(
+            vec![
+                Some(r#"{"id": 1, "user": "a"}"#),
+                None,
+                Some(r#"{"id": 2}"#),
+            ],
+            "id BIGINT, user STRING",
+            permissive(),
+        )
+        .unwrap();
+        let json = struct_to_json(&parsed).unwrap();
+        assert_eq!(json.value(0), r#"{"id":1,"user":"a"}"#);
+        assert!(json.is_null(1));
+        assert_eq!(json.value(2), r#"{"id":2}"#);
     }
 
     #[test]

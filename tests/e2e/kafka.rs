@@ -267,6 +267,27 @@ async fn from_json_parses_kafka_values_and_keeps_malformed_ones() {
     assert_eq!(first_int64(&result, 2), good.iter().sum::<i64>());
     assert_eq!(first_int64(&result, 3), 4);
 
+    // to_json writes a struct back as JSON (null fields left out).
+    let round_trip = format!(
+        "SELECT count(*) FILTER (WHERE j = '{{\"id\":0,\"user\":\"u0\"}}'), \
+                count(*) FILTER (WHERE j = '{{\"user\":\"u\"}}'), \
+                count(*) FILTER (WHERE j = '{{}}') \
+         FROM (SELECT to_json(from_json(CAST(value AS STRING), 'id BIGINT, user STRING')) AS j \
+               FROM read_kafka(bootstrapServers => '{bootstrap}', subscribe => '{topic}'))"
+    );
+    let result = spark
+        .run_sql(&round_trip)
+        .await
+        .unwrap_or_else(|e| panic!("{round_trip}: {e}\n{}", cluster.logs()))
+        .batches;
+    assert_eq!(first_int64(&result, 0), 1);
+    assert_eq!(first_int64(&result, 1), 0, "a mistyped record is all nulls");
+    assert_eq!(
+        first_int64(&result, 2),
+        40,
+        "malformed and mistyped records give {{}}"
+    );
+
     // FAILFAST stops at the first malformed record, naming it.
     let failfast = format!(
         "SELECT count(from_json(CAST(value AS STRING), 'id BIGINT', map('mode', 'FAILFAST'))) \
