@@ -7,10 +7,10 @@
 -- again by hand.)
 COPY (
     SELECT
-        value AS trip_id,
-        CASE value % 5 WHEN 0 THEN 'Lisbon' WHEN 1 THEN 'Porto' WHEN 2 THEN 'Braga'
+        id AS trip_id,
+        CASE id % 5 WHEN 0 THEN 'Lisbon' WHEN 1 THEN 'Porto' WHEN 2 THEN 'Braga'
                        WHEN 3 THEN 'Faro' ELSE 'Coimbra' END AS city,
-        CAST((value * 7919) % 3000 AS DOUBLE) / 100 + 0.5 AS distance_km
+        CAST((id * 7919) % 3000 AS DOUBLE) / 100 + 0.5 AS distance_km
     FROM range(0, 200000)
 ) TO 'spark-warehouse/quickstart_trips/' STORED AS PARQUET;
 

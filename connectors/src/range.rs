@@ -25,8 +25,10 @@ use datafusion::physical_plan::{
 };
 use serde::{Deserialize, Serialize};
 
-/// The column DataFusion's `range` produces.
-pub const RANGE_COLUMN: &str = "value";
+/// The column of `range(...)`, as Spark names it.
+pub const RANGE_COLUMN: &str = "id";
+/// The column of `generate_series(...)`, as DataFusion (and PostgreSQL) name it.
+pub const SERIES_COLUMN: &str = "value";
 
 /// Rows per batch.
 const BATCH_ROWS: i64 = 8192;
@@ -73,9 +75,9 @@ impl Series {
     }
 }
 
-fn schema() -> SchemaRef {
+fn schema(column: &str) -> SchemaRef {
     Arc::new(Schema::new(vec![Field::new(
-        RANGE_COLUMN,
+        column,
         DataType::Int64,
         false,
     )]))
@@ -123,15 +125,24 @@ impl TableFunctionImpl for RangeFunction {
         };
         Ok(Arc::new(RangeTable {
             series: Series::new(start, end, step)?,
+            column: if self.inclusive {
+                SERIES_COLUMN
+            } else {
+                RANGE_COLUMN
+            }
+            .to_string(),
         }))
     }
 }
 
-/// A series as a table with one column, `value`.
+/// A series as a table with one column (`id` for `range`, `value` for
+/// `generate_series`).
 #[derive(Debug, Clone)]
 pub struct RangeTable {
     /// The values.
     pub series: Series,
+    /// The column's name.
+    pub column: String,
 }
 
 #[async_trait]
@@ -141,7 +152,7 @@ impl TableProvider for RangeTable {
     }
 
     fn schema(&self) -> SchemaRef {
-        schema()
+        schema(&self.column)
     }
 
     fn table_type(&self) -> TableType {
@@ -165,7 +176,11 @@ impl TableProvider for RangeTable {
         let partitions = (state.config().target_partitions().max(1) as i64)
             .min((series.len().saturating_add(BATCH_ROWS - 1) / BATCH_ROWS).max(1))
             as usize;
-        Ok(Arc::new(RangeExec::new(series, partitions, project)))
+        Ok(Arc::new(RangeExec::new(
+            series,
+            partitions,
+            project.then(|| self.column.clone()),
+        )))
     }
 }
 
@@ -174,7 +189,7 @@ impl TableProvider for RangeTable {
 pub struct RangeExec {
     series: Series,
     partitions: usize,
-    project: bool,
+    column: Option<String>,
     properties: Arc<PlanProperties>,
 }
 
@@ -185,17 +200,17 @@ pub struct RangeExecSpec {
     pub series: Series,
     /// Output partitions.
     pub partitions: usize,
-    /// Whether the `value` column is produced (else only row counts).
-    pub project: bool,
+    /// The column produced (`None`: only row counts).
+    pub column: Option<String>,
 }
 
 impl RangeExec {
-    /// `series` split over `partitions`; without `project`, batches carry only rows.
-    pub fn new(series: Series, partitions: usize, project: bool) -> Self {
-        let schema = if project {
-            schema()
-        } else {
-            Arc::new(Schema::empty())
+    /// `series` split over `partitions` as `column`; without a column, batches carry
+    /// only row counts.
+    pub fn new(series: Series, partitions: usize, column: Option<String>) -> Self {
+        let schema = match &column {
+            Some(name) => schema(name),
+            None => Arc::new(Schema::empty()),
         };
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema),
@@ -206,7 +221,7 @@ impl RangeExec {
         Self {
             series,
             partitions: partitions.max(1),
-            project,
+            column,
             properties: Arc::new(properties),
         }
     }
@@ -216,13 +231,13 @@ impl RangeExec {
         RangeExecSpec {
             series: self.series,
             partitions: self.partitions,
-            project: self.project,
+            column: self.column.clone(),
         }
     }
 
     /// The node from the codec's form.
     pub fn from_spec(spec: RangeExecSpec) -> Self {
-        Self::new(spec.series, spec.partitions, spec.project)
+        Self::new(spec.series, spec.partitions, spec.column)
     }
 }
 
@@ -274,7 +289,7 @@ impl ExecutionPlan for RangeExec {
         let from = (len as i128 * partition as i128 / parts) as i64;
         let to = (len as i128 * (partition as i128 + 1) / parts) as i64;
         let schema = self.properties.eq_properties.schema().clone();
-        let project = self.project;
+        let project = self.column.is_some();
         let out_schema = Arc::clone(&schema);
         let batches = (from..to).step_by(BATCH_ROWS as usize).map(move |first| {
             let last = (first + BATCH_ROWS).min(to);
@@ -318,7 +333,7 @@ mod tests {
 
     #[tokio::test]
     async fn partitions_cover_the_series_once() {
-        let exec = RangeExec::new(Series::new(3, 30_000, 7).unwrap(), 3, true);
+        let exec = RangeExec::new(Series::new(3, 30_000, 7).unwrap(), 3, Some("id".into()));
         let ctx = Arc::new(TaskContext::default());
         let mut all = Vec::new();
         for p in 0..3 {

@@ -99,8 +99,8 @@ async fn iceberg_tables_live_in_an_s3_warehouse() {
     // snapshots whose data files the executors wrote into the bucket.
     sql("CREATE NAMESPACE sales").await;
     sql("CREATE TABLE sales.orders PARTITIONED BY (region) AS \
-         SELECT value AS id, CASE WHEN value % 2 = 0 THEN 'eu' ELSE 'us' END AS region, \
-         value * 10 AS amount FROM range(1000)")
+         SELECT id, CASE WHEN id % 2 = 0 THEN 'eu' ELSE 'us' END AS region, id * 10 AS amount \
+         FROM range(1000)")
     .await;
     let inserted = sql("INSERT INTO sales.orders VALUES (1000, 'apac', 5)").await;
     let inserted = inserted[0].column(0).as_any().downcast_ref::<UInt64Array>();

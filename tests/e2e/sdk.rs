@@ -214,7 +214,7 @@ async fn ranges_are_split_over_the_executors() {
     let cluster = TestCluster::start(2, 1).await;
     let spark = cluster.session().await;
 
-    let query = "SELECT count(*), sum(value) FROM range(0, 1000000)";
+    let query = "SELECT count(*), sum(id) FROM range(0, 1000000)";
     let rows = spark.run_sql(query).await.unwrap().batches;
     assert_eq!(first_int64(&rows, 0), 1_000_000);
     assert_eq!(first_int64(&rows, 1), 499_999_500_000);
@@ -235,7 +235,7 @@ async fn ranges_are_split_over_the_executors() {
         .batches;
     assert_eq!((first_int64(&rows, 0), first_int64(&rows, 1)), (10, 55));
     let rows = spark
-        .run_sql("SELECT sum(value) FROM range(10, 0, -3)")
+        .run_sql("SELECT sum(id) FROM range(10, 0, -3)")
         .await
         .unwrap()
         .batches;
@@ -243,7 +243,7 @@ async fn ranges_are_split_over_the_executors() {
     let rows = spark
         .run_sql(
             "SELECT count(*) FROM range(0, 100000) r JOIN range(0, 100000, 2) s \
-             ON r.value = s.value",
+             ON r.id = s.id",
         )
         .await
         .unwrap()

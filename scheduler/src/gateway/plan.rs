@@ -218,8 +218,8 @@ pub async fn range_plan(
     end: i64,
     step: i64,
 ) -> Result<LogicalPlan, GatewayError> {
-    // DataFusion's `range` table function produces `value`; Spark calls the column `id`.
-    let query = format!("SELECT value AS id FROM range({start}, {end}, {step})");
+    // `range` produces Spark's `id` column.
+    let query = format!("SELECT id FROM range({start}, {end}, {step})");
     Ok(session.ctx.state().create_logical_plan(&query).await?)
 }
 
