@@ -165,6 +165,19 @@ async fn read_kafka_reads_topics_on_the_executors() {
     assert!(plan.contains("ranges=9, offsets=3000"), "{plan}");
     assert_eq!(first_int64(&sql(query).await, 0), 3000);
 
+    // A LIMIT reads no more than it needs from each partition.
+    let query = format!("SELECT key FROM {} LIMIT 5", source(""));
+    let plan = spark
+        .sql(&query)
+        .await
+        .unwrap()
+        .explain(false)
+        .await
+        .unwrap();
+    assert!(plan.contains("ranges=3, offsets=15"), "{plan}");
+    let five = sql(query).await;
+    assert_eq!(five.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
+
     // Starting and ending offsets, as JSON per partition (-2 earliest, -1 latest).
     let bounded = source(&format!(
         r#", startingOffsets => '{{"{topic}":{{"0":500,"1":-2}}}}', endingOffsets => '{{"{topic}":{{"0":600,"1":-1,"2":-1}}}}'"#

@@ -89,7 +89,7 @@ impl TableProvider for KafkaTable {
         _state: &dyn Session,
         projection: Option<&Vec<usize>>,
         _filters: &[Expr],
-        _limit: Option<usize>,
+        limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let options = self.options.clone();
         let ranges = tokio::task::spawn_blocking(move || -> Result<Vec<OffsetRange>> {
@@ -100,6 +100,19 @@ impl TableProvider for KafkaTable {
                 &options.ending,
                 options.fail_on_data_loss,
             )?;
+            // With a LIMIT (and no filter), no partition needs more than that many
+            // records.
+            let ranges = match limit {
+                Some(limit) => ranges
+                    .into_iter()
+                    .map(|mut r| {
+                        r.end = r.end.min(r.start.saturating_add(limit as i64));
+                        r
+                    })
+                    .filter(|r| !r.is_empty())
+                    .collect(),
+                None => ranges,
+            };
             Ok(split_ranges(ranges, options.min_partitions))
         })
         .await
