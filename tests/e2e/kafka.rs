@@ -389,3 +389,36 @@ async fn generated_events_through_kafka_equal_the_generator_table() {
         "{plan}"
     );
 }
+
+/// The streamify seed's bronze transforms over generated events: an event id as the
+/// SHA-256 of user|session|ts, the event time and date from epoch milliseconds,
+/// timestamp arithmetic and casts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_transforms_run_over_generated_events() {
+    let cluster = TestCluster::start(2, 1).await;
+    let spark = cluster.session().await;
+    let query = "SELECT count(*), count(DISTINCT event_id), CAST(min(length(event_id)) AS BIGINT), \
+                        count(*) FILTER (WHERE event_date = DATE '2026-01-01'), \
+                        count(*) FILTER (WHERE event_date = DATE '2026-01-02'), \
+                        count(*) FILTER (WHERE later - event_time = INTERVAL '1' HOUR), \
+                        count(*) FILTER (WHERE CAST(ts_text AS BIGINT) = ts) \
+                 FROM (SELECT sha2(concat_ws('|', \"userId\", \"sessionId\", ts), 256) AS event_id, \
+                              from_unixtime(ts / 1000) AS event_time, \
+                              to_date(from_unixtime(ts / 1000)) AS event_date, \
+                              from_unixtime(ts / 1000) + INTERVAL '1' HOUR AS later, \
+                              CAST(ts AS STRING) AS ts_text, ts \
+                       FROM generate_events(kind => 'auth', count => 2000000, rate => 20))";
+    let result = spark
+        .run_sql(query)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs()))
+        .batches;
+    assert_eq!(first_int64(&result, 0), 2_000_000);
+    assert_eq!(first_int64(&result, 1), 2_000_000, "event ids are unique");
+    assert_eq!(first_int64(&result, 2), 64, "hex SHA-256");
+    // 20 events a second: 1,728,000 on the first day, the rest on the second.
+    assert_eq!(first_int64(&result, 3), 1_728_000);
+    assert_eq!(first_int64(&result, 4), 272_000);
+    assert_eq!(first_int64(&result, 5), 2_000_000);
+    assert_eq!(first_int64(&result, 6), 2_000_000);
+}
