@@ -53,6 +53,10 @@ pub fn base_config() -> SessionConfig {
         .with_default_catalog_and_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA)
         .with_create_default_catalog_and_schema(false)
         .with_information_schema(true)
+        // Spark keeps the case of column names and aliases (`userId`, `AS Total`);
+        // DataFusion would lower-case unquoted ones. Table and namespace names still
+        // match ignoring case (see `unique_match`).
+        .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
 }
 
 /// Spark configuration keys that map onto DataFusion options.
@@ -426,6 +430,15 @@ impl CatalogProvider for SessionCatalog {
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        // Names are matched ignoring case, as in Spark: `Sales.Orders` finds the
+        // namespace `sales` (looked for only when the name is not all lower case).
+        let resolved;
+        let name = if name.chars().any(char::is_uppercase) && self.shared.schema(name).is_none() {
+            resolved = unique_match(name, self.schema_names()).unwrap_or_else(|| name.to_string());
+            resolved.as_str()
+        } else {
+            name
+        };
         let memory = self.shared.schema(name);
         // Any name may be an Iceberg namespace; looking a table up in one that does
         // not exist finds nothing.
@@ -499,18 +512,12 @@ impl SchemaProvider for LayeredSchema {
     }
 
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
-        if let Some(t) = &self.temp_views
-            && let Some(table) = t.table(name).await?
-        {
+        if let Some(table) = self.exact_table(name).await? {
             return Ok(Some(table));
         }
-        if let Some(m) = &self.memory
-            && let Some(table) = m.table(name).await?
-        {
-            return Ok(Some(table));
-        }
-        match &self.iceberg {
-            Some(i) => i.table(name).await,
+        // Names are matched ignoring case, as in Spark.
+        match unique_match(name, self.table_names()) {
+            Some(other) => self.exact_table(&other).await,
             None => Ok(None),
         }
     }
@@ -544,10 +551,46 @@ impl SchemaProvider for LayeredSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
+        self.exact_table_exist(name) || unique_match(name, self.table_names()).is_some()
+    }
+}
+
+impl LayeredSchema {
+    async fn exact_table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        if let Some(t) = &self.temp_views
+            && let Some(table) = t.table(name).await?
+        {
+            return Ok(Some(table));
+        }
+        if let Some(m) = &self.memory
+            && let Some(table) = m.table(name).await?
+        {
+            return Ok(Some(table));
+        }
+        match &self.iceberg {
+            Some(i) => i.table(name).await,
+            None => Ok(None),
+        }
+    }
+
+    fn exact_table_exist(&self, name: &str) -> bool {
         self.temp_views
             .as_ref()
             .is_some_and(|t| t.table_exist(name))
             || self.memory.as_ref().is_some_and(|m| m.table_exist(name))
             || self.iceberg.as_ref().is_some_and(|i| i.table_exist(name))
+    }
+}
+
+/// The one name among `names` equal to `name` ignoring case, if `name` itself is not
+/// among them and exactly one is.
+fn unique_match(name: &str, names: Vec<String>) -> Option<String> {
+    if names.iter().any(|n| n == name) {
+        return None;
+    }
+    let mut matches = names.into_iter().filter(|n| n.eq_ignore_ascii_case(name));
+    match (matches.next(), matches.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
     }
 }

@@ -116,7 +116,7 @@ async fn read_kafka_reads_topics_on_the_executors() {
     let all = sql(format!(
         "SELECT count(*), count(DISTINCT partition), min(offset), max(offset), \
                 sum(CAST(CAST(key AS STRING) AS BIGINT)), \
-                count(*) FILTER (WHERE \"timestampType\" = 0 AND timestamp IS NOT NULL) \
+                count(*) FILTER (WHERE timestampType = 0 AND timestamp IS NOT NULL) \
          FROM {}",
         source("")
     ))

@@ -729,3 +729,46 @@ fn count_files(dir: &std::path::Path) -> usize {
         })
         .sum()
 }
+
+/// Spark's name rules: table and namespace names match ignoring case, column names and
+/// aliases keep the case they were written in (so camelCase columns need no quotes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_follow_spark_case_rules() {
+    let (_dir, catalog) = scratch_catalog();
+    let cluster = cluster_on(&catalog, 1).await;
+    let spark = cluster.session().await;
+    sql(&spark, &cluster, "CREATE NAMESPACE Sales").await;
+    sql(
+        &spark,
+        &cluster,
+        "CREATE TABLE Sales.Orders AS SELECT id AS orderId, id % 3 AS Region FROM range(10)",
+    )
+    .await;
+    let result = sql(
+        &spark,
+        &cluster,
+        "SELECT count(orderId) AS Total, sum(Region) FROM SALES.orders",
+    )
+    .await;
+    assert_eq!(result[0].schema().field(0).name(), "Total");
+    assert_eq!(first_int64(&result, 0), 10);
+    assert_eq!(first_int64(&result, 1), 9);
+    // The table is sales.orders in the catalog, with its columns as written.
+    let columns = run_python(
+        &[
+            "-c",
+            &format!(
+                "from pyiceberg.catalog import load_catalog\n\
+                 t = load_catalog('c', type='rest', uri='{}').load_table('sales.orders')\n\
+                 print(','.join(f.name for f in t.schema().fields))",
+                catalog.uri
+            ),
+        ],
+        &catalog,
+    );
+    assert_eq!(columns.trim(), "orderId,Region");
+    // Views and external tables too.
+    sql(&spark, &cluster, "CREATE VIEW MyView AS SELECT 1 AS One").await;
+    let one = sql(&spark, &cluster, "SELECT CAST(One AS BIGINT) FROM myview").await;
+    assert_eq!(first_int64(&one, 0), 1);
+}
