@@ -90,7 +90,8 @@ pub struct EventSpec {
 impl EventSpec {
     /// Time of event `i`, epoch milliseconds.
     pub fn ts(&self, i: u64) -> i64 {
-        self.start_ms + (i as f64 * 1000.0 / self.rate) as i64
+        self.start_ms
+            .saturating_add((i as f64 * 1000.0 / self.rate) as i64)
     }
 }
 
@@ -526,14 +527,28 @@ pub fn parse_event_options<'a>(
             "kind" => kind = Some(EventKind::parse(value)?),
             "rate" => {
                 spec.rate = number(name, value)?;
-                if spec.rate == 0.0 {
-                    return plan_err!("generate_events: 'rate' must be positive");
+                if !(0.001..=1e9).contains(&spec.rate) {
+                    return plan_err!(
+                        "generate_events: 'rate' must be between 0.001 and 1e9 events per second"
+                    );
                 }
             }
             "seed" => spec.seed = number(name, value)? as u64,
             "users" => spec.users = (number(name, value)? as u64).max(1),
-            "start" => spec.start_ms = number(name, value)? as i64,
-            "count" => count = Some(number(name, value)? as u64),
+            "start" => {
+                spec.start_ms = number(name, value)? as i64;
+                // Far enough from the ends of i64 that event times cannot overflow.
+                if spec.start_ms > 1 << 52 {
+                    return plan_err!("generate_events: 'start' is out of range");
+                }
+            }
+            "count" => {
+                let n = number(name, value)?;
+                if n > 1e15 {
+                    return plan_err!("generate_events: 'count' is out of range");
+                }
+                count = Some(n as u64);
+            }
             other => return plan_err!("generate_events: unknown option '{other}'"),
         }
     }

@@ -351,8 +351,13 @@ fn decode(schema: &Arc<Schema>, rows: &[&str]) -> Result<Option<ArrayRef>> {
         if !(trimmed.starts_with('{') && trimmed.ends_with('}')) {
             return exec_err!("not a JSON object");
         }
-        decoder.decode(trimmed.as_bytes())?;
+        let before = decoder.len();
+        let read = decoder.decode(trimmed.as_bytes())?;
         decoder.decode(b"\n")?;
+        // One row, one object: `{"a":1}{"a":2}` must not shift later rows.
+        if read != trimmed.len() || decoder.len() != before + 1 {
+            return exec_err!("not exactly one JSON object");
+        }
         any = true;
     }
     if !any {
@@ -667,12 +672,17 @@ mod tests {
                 None,
                 Some(r#"{"id": "x"}"#),
                 Some(r#"{"id": 4, "extra": true}"#),
+                Some(r#"{"id": 5}{"id": 6}"#),
+                Some(r#"{"id": 7}"#),
             ],
             "id BIGINT, user STRING, _corrupt_record STRING",
             permissive(),
         )
         .unwrap();
-        assert_eq!(out.len(), 5);
+        assert_eq!(out.len(), 7);
+        let ids7 = out.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+        assert!(ids7.is_null(5), "two objects in one record are malformed");
+        assert_eq!(ids7.value(6), 7, "and do not shift the rows after them");
         assert!(out.is_null(2), "null input gives a null struct");
         let ids = out.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
         assert_eq!(ids.value(0), 1);

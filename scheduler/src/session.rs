@@ -539,6 +539,12 @@ impl SchemaProvider for LayeredSchema {
     }
 
     fn deregister_table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        // `DROP VIEW myview` drops `MyView`, as the lookup would find it.
+        let resolved = match self.exact_table_exist(name) {
+            true => None,
+            false => unique_match(name, self.table_names()),
+        };
+        let name = resolved.as_deref().unwrap_or(name);
         if let Some(t) = &self.temp_views
             && let Some(table) = t.deregister_table(name)?
         {

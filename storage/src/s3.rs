@@ -68,7 +68,9 @@ impl S3Settings {
             self.region = Some(v);
         }
         if let Some(v) = get(props::ACCESS_KEY_ID) {
+            // Keys from the table replace the environment's, session token included.
             self.access_key_id = Some(v);
+            self.session_token = None;
         }
         if let Some(v) = get(props::SECRET_ACCESS_KEY) {
             self.secret_access_key = Some(v);

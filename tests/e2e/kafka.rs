@@ -174,7 +174,7 @@ async fn read_kafka_reads_topics_on_the_executors() {
         .explain(false)
         .await
         .unwrap();
-    assert!(plan.contains("ranges=3, offsets=15"), "{plan}");
+    assert!(plan.contains("ranges=3, offsets=3000, limit=5"), "{plan}");
     let five = sql(query).await;
     assert_eq!(five.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
 

@@ -771,4 +771,7 @@ async fn names_follow_spark_case_rules() {
     sql(&spark, &cluster, "CREATE VIEW MyView AS SELECT 1 AS One").await;
     let one = sql(&spark, &cluster, "SELECT CAST(One AS BIGINT) FROM myview").await;
     assert_eq!(first_int64(&one, 0), 1);
+    sql(&spark, &cluster, "DROP VIEW myview").await;
+    let gone = spark.run_sql("SELECT * FROM MyView").await.unwrap_err();
+    assert!(gone.to_string().contains("MyView"), "{gone}");
 }

@@ -66,7 +66,15 @@ pub fn consumer_config(client: &BTreeMap<String, String>) -> ClientConfig {
         )
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "true");
+        .set("enable.partition.eof", "true")
+        // An offset gone from the log restarts at the earliest one, where the readers'
+        // data-loss check sees the gap (the default, `largest`, would skip silently).
+        .set("auto.offset.reset", "earliest");
+    // Spark reads uncommitted records too; read_committed would end partitions at the
+    // last stable offset, before the ends planned from the log.
+    if !client.contains_key("isolation.level") {
+        config.set("isolation.level", "read_uncommitted");
+    }
     config
 }
 
@@ -325,7 +333,7 @@ pub fn split_ranges(mut ranges: Vec<OffsetRange>, min_tasks: Option<usize>) -> V
     // Each range gets pieces in proportion to its size (at least one, at most one per
     // offset), as in Spark's KafkaOffsetRangeCalculator, but rounded up so that there
     // are never fewer tasks than asked for.
-    let mut out = Vec::with_capacity(min_tasks);
+    let mut out = Vec::with_capacity(min_tasks.min(total as usize));
     ranges.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
     for range in ranges {
         let share = (range.len() as f64 / total as f64 * min_tasks as f64).ceil() as i64;

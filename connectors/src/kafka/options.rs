@@ -59,6 +59,9 @@ pub struct KafkaOptions {
     pub poll_timeout_ms: u64,
 }
 
+/// The most tasks one read may be split into.
+const MAX_TASKS: usize = 100_000;
+
 /// librdkafka settings Sparkling manages itself; Spark refuses the same ones.
 const MANAGED: &[&str] = &[
     "group.id",
@@ -155,6 +158,9 @@ impl KafkaOptions {
         let min_partitions = take("minpartitions")
             .map(|v| parse_positive("minPartitions", &v).map(|n| n as usize))
             .transpose()?;
+        if min_partitions.is_some_and(|n| n > MAX_TASKS) {
+            return plan_err!("'minPartitions' can be at most {MAX_TASKS}");
+        }
         let max_offsets_per_trigger = take("maxoffsetspertrigger")
             .map(|v| parse_positive("maxOffsetsPerTrigger", &v))
             .transpose()?;

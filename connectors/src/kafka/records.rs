@@ -102,8 +102,8 @@ impl RecordsBuilder {
         self.offset.append_value(m.offset());
         let (micros, kind) = match m.timestamp() {
             Timestamp::NotAvailable => (None, -1),
-            Timestamp::CreateTime(ms) => (Some(ms * 1000), 0),
-            Timestamp::LogAppendTime(ms) => (Some(ms * 1000), 1),
+            Timestamp::CreateTime(ms) => (ms.checked_mul(1000), 0),
+            Timestamp::LogAppendTime(ms) => (ms.checked_mul(1000), 1),
         };
         self.timestamp.append_option(micros);
         self.timestamp_type.append_value(kind);

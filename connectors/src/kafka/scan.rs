@@ -100,19 +100,6 @@ impl TableProvider for KafkaTable {
                 &options.ending,
                 options.fail_on_data_loss,
             )?;
-            // With a LIMIT (and no filter), no partition needs more than that many
-            // records.
-            let ranges = match limit {
-                Some(limit) => ranges
-                    .into_iter()
-                    .map(|mut r| {
-                        r.end = r.end.min(r.start.saturating_add(limit as i64));
-                        r
-                    })
-                    .filter(|r| !r.is_empty())
-                    .collect(),
-                None => ranges,
-            };
             Ok(split_ranges(ranges, options.min_partitions))
         })
         .await
@@ -124,6 +111,10 @@ impl TableProvider for KafkaTable {
             fail_on_data_loss: self.options.fail_on_data_loss,
             poll_timeout_ms: self.options.poll_timeout_ms,
             projection: projection.cloned(),
+            // With a LIMIT (and no filter), no task needs more records than that.
+            // Offsets are not records (transaction markers, compaction), so tasks
+            // count records rather than shortening their ranges.
+            limit,
         };
         if spec.ranges.is_empty() {
             return Ok(Arc::new(EmptyExec::new(spec.output_schema()?)));
@@ -147,6 +138,9 @@ pub struct KafkaScanSpec {
     pub poll_timeout_ms: u64,
     /// Columns to produce (all if `None`).
     pub projection: Option<Vec<usize>>,
+    /// Each task stops after this many records.
+    #[serde(default)]
+    pub limit: Option<usize>,
 }
 
 impl KafkaScanSpec {
@@ -194,7 +188,11 @@ impl DisplayAs for KafkaScanExec {
             f,
             "KafkaScanExec: ranges={}, offsets={offsets}",
             self.spec.ranges.len()
-        )
+        )?;
+        if let Some(limit) = self.spec.limit {
+            write!(f, ", limit={limit}")?;
+        }
+        Ok(())
     }
 }
 
@@ -237,7 +235,17 @@ impl ExecutionPlan for KafkaScanExec {
         let schema = spec.output_schema()?;
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         tokio::task::spawn_blocking(move || {
-            let result = read_range(&spec, &range, &tx);
+            // A panic must fail the query, not end the stream as if the range were done.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                read_range(&spec, &range, &tx)
+            }))
+            .unwrap_or_else(|_| {
+                exec_err!(
+                    "reading {}-{} failed unexpectedly",
+                    range.topic,
+                    range.partition
+                )
+            });
             if let Err(e) = result {
                 let _ = tx.blocking_send(Err(e));
             }
@@ -280,6 +288,7 @@ fn read_range(spec: &KafkaScanSpec, range: &OffsetRange, tx: &Sender) -> Result<
     let mut builder = RecordsBuilder::new(spec.include_headers);
     let mut next = range.start;
     let mut last_progress = Instant::now();
+    let mut read = 0usize;
     while next < range.end {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
@@ -294,7 +303,7 @@ fn read_range(spec: &KafkaScanSpec, range: &OffsetRange, tx: &Sender) -> Result<
                 if next == range.start && offset > next && spec.fail_on_data_loss {
                     let (low, _) = consumer
                         .fetch_watermarks(&range.topic, range.partition, timeout)
-                        .unwrap_or((offset, range.end));
+                        .map_err(|e| error("offsets", e))?;
                     if low > range.start {
                         return Err(data_loss(
                             &Watermarks {
@@ -309,6 +318,10 @@ fn read_range(spec: &KafkaScanSpec, range: &OffsetRange, tx: &Sender) -> Result<
                 }
                 builder.append(&message);
                 next = offset + 1;
+                read += 1;
+                if spec.limit.is_some_and(|limit| read >= limit) {
+                    break;
+                }
                 if builder.len() >= BATCH_ROWS && !send(builder.finish()?) {
                     return Ok(());
                 }

@@ -14,7 +14,10 @@ pub fn rewrite(sql: &str) -> Option<String> {
     if !sql.contains("=>") {
         return None;
     }
-    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize().ok()?;
+    let tokens = Tokenizer::new(&GenericDialect {}, sql)
+        .with_unescape(false)
+        .tokenize()
+        .ok()?;
     let significant =
         |from: usize| (from..tokens.len()).find(|&j| !matches!(tokens[j], Token::Whitespace(_)));
     let mut out = String::with_capacity(sql.len() + 16);
@@ -73,6 +76,15 @@ mod tests {
             rewrite(sql).unwrap(),
             "SELECT CAST(value AS STRING) FROM read_kafka('bootstrapServers', '127.0.0.1:9092', \
              'subscribe', 'events', 'kafka.fetch.max.bytes', 1048576) WHERE offset > 3"
+        );
+    }
+
+    #[test]
+    fn literals_elsewhere_are_kept_as_written() {
+        let sql = "SELECT * FROM read_kafka(subscribe => 'O''Brien') WHERE \"a\"\"b\" = 'x'' OR ''1''=''1'";
+        assert_eq!(
+            rewrite(sql).unwrap(),
+            "SELECT * FROM read_kafka('subscribe', 'O''Brien') WHERE \"a\"\"b\" = 'x'' OR ''1''=''1'"
         );
     }
 

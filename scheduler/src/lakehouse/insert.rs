@@ -222,10 +222,12 @@ async fn try_remove_write_files(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let settings = S3Settings::from_env().overridden_by(&spec.storage_properties);
     let (store, root) = Location::parse(&spec.data_location)?.store(&settings)?;
+    // A committed file whose path cannot be read back must not be mistaken for an
+    // orphan: then nothing is removed.
     let keep: HashSet<ObjectPath> = keep
         .iter()
-        .filter_map(|p| object_location(p).ok().map(|(_, key)| key))
-        .collect();
+        .map(|p| object_location(p).map(|(_, key)| key))
+        .collect::<Result<_, _>>()?;
     let mut listing = store.list(Some(&root));
     let mut doomed = Vec::new();
     while let Some(meta) = listing.next().await {

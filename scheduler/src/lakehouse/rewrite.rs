@@ -15,7 +15,10 @@ use crate::session::{DEFAULT_CATALOG, DEFAULT_SCHEMA};
 
 /// The rewritten SQL, or `None` if nothing needed rewriting.
 pub fn rewrite(sql: &str) -> Option<String> {
-    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize().ok()?;
+    let tokens = Tokenizer::new(&GenericDialect {}, sql)
+        .with_unescape(false)
+        .tokenize()
+        .ok()?;
     let mut out = String::with_capacity(sql.len());
     let mut changed = false;
     let mut after_from = false;
