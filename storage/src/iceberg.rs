@@ -173,6 +173,10 @@ impl Storage for ObjectStorage {
     async fn delete_prefix(&self, path: &str) -> Result<()> {
         match self.target(path)? {
             Target::Local => self.local.delete_prefix(path).await,
+            Target::Object(_, key) if key.as_ref().is_empty() => Err(Error::new(
+                ErrorKind::DataInvalid,
+                format!("refusing to delete everything in the bucket {path}"),
+            )),
             Target::Object(store, key) => {
                 // object_store lists by whole path segments: `t/data` does not
                 // take `t/data2` with it.
@@ -273,6 +277,15 @@ mod tests {
         assert_eq!(input.metadata().await.unwrap().size, 5);
         io.delete(&path).await.unwrap();
         assert!(!io.exists(&path).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_whole_bucket_is_never_deleted() {
+        let io = file_io([("s3.endpoint".to_string(), "http://127.0.0.1:1".to_string())]);
+        for root in ["s3://bucket", "s3://bucket/"] {
+            let err = io.delete_prefix(root).await.unwrap_err().to_string();
+            assert!(err.contains("refusing"), "{err}");
+        }
     }
 
     #[test]
