@@ -18,10 +18,10 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 
-use crate::events::{EventsExec, EventsExecSpec};
+use crate::events::EventsExec;
 use crate::iceberg::{IcebergWriteExec, WriteSpec};
-use crate::kafka::{KafkaScanExec, KafkaScanSpec};
-use crate::range::{RangeExec, RangeExecSpec};
+use crate::kafka::KafkaScanExec;
+use crate::range::RangeExec;
 use crate::remote_table::RemoteTable;
 
 /// Payload tags.
@@ -142,68 +142,63 @@ impl PhysicalExtensionCodec for SparklingPhysicalCodec {
         match untag(buf)? {
             (TAG_BALLISTA, rest) => self.inner.try_decode(rest, inputs, ctx),
             (TAG_ICEBERG_WRITE, rest) => {
-                let spec: WriteSpec = serde_json::from_slice(rest).map_err(|e| {
-                    DataFusionError::Internal(format!("decoding an Iceberg write node: {e}"))
-                })?;
+                let spec: WriteSpec = from_json(rest, "an Iceberg write node")?;
                 match inputs {
                     [input] => Ok(Arc::new(IcebergWriteExec::new(Arc::clone(input), spec))),
                     _ => plan_err!("an Iceberg write node takes one input"),
                 }
             }
-            (TAG_RANGE, rest) => {
-                let spec: RangeExecSpec = serde_json::from_slice(rest).map_err(|e| {
-                    DataFusionError::Internal(format!("decoding a range node: {e}"))
-                })?;
-                Ok(Arc::new(RangeExec::from_spec(spec)))
-            }
-            (TAG_KAFKA_SCAN, rest) => {
-                let spec: KafkaScanSpec = serde_json::from_slice(rest).map_err(|e| {
-                    DataFusionError::Internal(format!("decoding a Kafka scan node: {e}"))
-                })?;
-                Ok(Arc::new(KafkaScanExec::new(spec)?))
-            }
-            (TAG_EVENTS, rest) => {
-                let spec: EventsExecSpec = serde_json::from_slice(rest).map_err(|e| {
-                    DataFusionError::Internal(format!("decoding an events node: {e}"))
-                })?;
-                Ok(Arc::new(EventsExec::new(spec)?))
-            }
+            (TAG_RANGE, rest) => Ok(Arc::new(RangeExec::from_spec(from_json(
+                rest,
+                "a range node",
+            )?))),
+            (TAG_KAFKA_SCAN, rest) => Ok(Arc::new(KafkaScanExec::new(from_json(
+                rest,
+                "a Kafka scan node",
+            )?)?)),
+            (TAG_EVENTS, rest) => Ok(Arc::new(EventsExec::new(from_json(
+                rest,
+                "an events node",
+            )?)?)),
             (tag, _) => plan_err!("unknown physical extension node (tag {tag})"),
         }
     }
 
     fn try_encode(&self, node: Arc<dyn ExecutionPlan>, buf: &mut Vec<u8>) -> Result<()> {
-        if let Some(write) = node.as_any().downcast_ref::<IcebergWriteExec>() {
-            buf.push(TAG_ICEBERG_WRITE);
-            return serde_json::to_writer(buf, write.spec()).map_err(|e| {
-                DataFusionError::Internal(format!("encoding an Iceberg write node: {e}"))
-            });
+        let any = node.as_any();
+        if let Some(write) = any.downcast_ref::<IcebergWriteExec>() {
+            return to_json(
+                buf,
+                TAG_ICEBERG_WRITE,
+                write.spec(),
+                "an Iceberg write node",
+            );
         }
-        if let Some(range) = node.as_any().downcast_ref::<RangeExec>() {
-            buf.push(TAG_RANGE);
-            return serde_json::to_writer(buf, &range.spec())
-                .map_err(|e| DataFusionError::Internal(format!("encoding a range node: {e}")));
+        if let Some(range) = any.downcast_ref::<RangeExec>() {
+            return to_json(buf, TAG_RANGE, &range.spec(), "a range node");
         }
-        if let Some(kafka) = node.as_any().downcast_ref::<KafkaScanExec>() {
-            buf.push(TAG_KAFKA_SCAN);
-            return serde_json::to_writer(buf, kafka.spec()).map_err(|e| {
-                DataFusionError::Internal(format!("encoding a Kafka scan node: {e}"))
-            });
+        if let Some(kafka) = any.downcast_ref::<KafkaScanExec>() {
+            return to_json(buf, TAG_KAFKA_SCAN, kafka.spec(), "a Kafka scan node");
         }
-        if let Some(kafka) = node.as_any().downcast_ref::<KafkaScanExec>() {
-            buf.push(TAG_KAFKA_SCAN);
-            return serde_json::to_writer(buf, kafka.spec()).map_err(|e| {
-                DataFusionError::Internal(format!("encoding a Kafka scan node: {e}"))
-            });
-        }
-        if let Some(events) = node.as_any().downcast_ref::<EventsExec>() {
-            buf.push(TAG_EVENTS);
-            return serde_json::to_writer(buf, events.spec())
-                .map_err(|e| DataFusionError::Internal(format!("encoding an events node: {e}")));
+        if let Some(events) = any.downcast_ref::<EventsExec>() {
+            return to_json(buf, TAG_EVENTS, events.spec(), "an events node");
         }
         buf.push(TAG_BALLISTA);
         self.inner.try_encode(node, buf)
     }
+}
+
+/// A node spec stored as JSON after its tag.
+fn to_json<T: serde::Serialize>(buf: &mut Vec<u8>, tag: u8, spec: &T, what: &str) -> Result<()> {
+    buf.push(tag);
+    serde_json::to_writer(buf, spec)
+        .map_err(|e| DataFusionError::Internal(format!("encoding {what}: {e}")))
+}
+
+/// A node spec read back from its JSON.
+fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| DataFusionError::Internal(format!("decoding {what}: {e}")))
 }
 
 #[cfg(test)]
