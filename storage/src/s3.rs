@@ -41,8 +41,14 @@ pub struct S3Settings {
 }
 
 impl S3Settings {
-    /// Settings from the process environment (the variables the AWS tools use).
+    /// Settings from the process environment (the variables the AWS tools use),
+    /// read once: every file a process opens asks for them.
     pub fn from_env() -> Self {
+        static ENV: LazyLock<S3Settings> = LazyLock::new(S3Settings::read_env);
+        ENV.clone()
+    }
+
+    fn read_env() -> Self {
         let var = |names: &[&str]| {
             names
                 .iter()

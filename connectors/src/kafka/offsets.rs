@@ -86,11 +86,16 @@ fn kafka_error(what: String) -> impl FnOnce(rdkafka::error::KafkaError) -> DataF
 /// the brokers (call it from a blocking thread).
 pub fn watermarks(options: &KafkaOptions) -> Result<Vec<Watermarks>> {
     let servers = options.bootstrap_servers().to_string();
-    let consumer: BaseConsumer = consumer_config(&options.client)
-        .create()
-        .map_err(kafka_error(format!(
-            "cannot create a Kafka client for {servers}"
-        )))?;
+    // One client answers metadata and offsets, and then fetches once for the ends
+    // (`fetched_ends`), with a short fetch wait so that an empty partition answers
+    // at once.
+    let mut config = consumer_config(&options.client);
+    config
+        .set("fetch.wait.max.ms", "10")
+        .set("queued.max.messages.kbytes", "1024");
+    let consumer: BaseConsumer = config.create().map_err(kafka_error(format!(
+        "cannot create a Kafka client for {servers}"
+    )))?;
     let metadata = consumer
         .fetch_metadata(None, METADATA_TIMEOUT)
         .map_err(kafka_error(format!(
@@ -156,7 +161,7 @@ pub fn watermarks(options: &KafkaOptions) -> Result<Vec<Watermarks>> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    fetched_ends(options, &mut found)?;
+    fetched_ends(options, &consumer, &mut found)?;
     Ok(found)
 }
 
@@ -167,17 +172,14 @@ pub fn watermarks(options: &KafkaOptions) -> Result<Vec<Watermarks>> {
 /// would silently cut reads short. A fetch response's high watermark is right on
 /// both, so one consumer fetches once from every partition and the ends are read
 /// from librdkafka's cache of them.
-fn fetched_ends(options: &KafkaOptions, partitions: &mut [Watermarks]) -> Result<()> {
+fn fetched_ends(
+    options: &KafkaOptions,
+    consumer: &BaseConsumer,
+    partitions: &mut [Watermarks],
+) -> Result<()> {
     if partitions.is_empty() {
         return Ok(());
     }
-    let mut config = consumer_config(&options.client);
-    config
-        .set("fetch.wait.max.ms", "10")
-        .set("queued.max.messages.kbytes", "1024");
-    let consumer: BaseConsumer = config
-        .create()
-        .map_err(kafka_error("cannot create a Kafka client".to_string()))?;
     let mut assignment = rdkafka::TopicPartitionList::new();
     for w in partitions.iter() {
         assignment
