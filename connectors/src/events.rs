@@ -712,10 +712,8 @@ impl ExecutionPlan for EventsExec {
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let s = self.spec.clone();
-        let len = (s.to - s.from) as u128;
-        let parts = s.partitions.max(1) as u128;
-        let from = s.from + (len * partition as u128 / parts) as u64;
-        let to = s.from + (len * (partition as u128 + 1) / parts) as u64;
+        let (from, to) = crate::range::partition_slice(s.to - s.from, partition, s.partitions);
+        let (from, to) = (s.from + from, s.from + to);
         let schema = self.properties.eq_properties.schema().clone();
         let batches = (from..to).step_by(BATCH_ROWS as usize).map(move |first| {
             let last = (first + BATCH_ROWS).min(to);

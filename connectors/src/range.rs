@@ -30,6 +30,15 @@ pub const RANGE_COLUMN: &str = "id";
 /// The column of `generate_series(...)`, as DataFusion (and PostgreSQL) name it.
 pub const SERIES_COLUMN: &str = "value";
 
+/// The contiguous share `[from, to)` of `0..len` that partition `partition` of
+/// `parts` produces: every index exactly once, shares differing by at most one.
+pub fn partition_slice(len: u64, partition: usize, parts: usize) -> (u64, u64) {
+    let (len, parts) = (len as u128, parts.max(1) as u128);
+    let from = len * partition as u128 / parts;
+    let to = len * (partition as u128 + 1) / parts;
+    (from as u64, to as u64)
+}
+
 /// Rows per batch.
 const BATCH_ROWS: i64 = 8192;
 
@@ -284,10 +293,8 @@ impl ExecutionPlan for RangeExec {
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let series = self.series;
-        let len = series.len();
-        let parts = self.partitions as i128;
-        let from = (len as i128 * partition as i128 / parts) as i64;
-        let to = (len as i128 * (partition as i128 + 1) / parts) as i64;
+        let (from, to) = partition_slice(series.len() as u64, partition, self.partitions);
+        let (from, to) = (from as i64, to as i64);
         let schema = self.properties.eq_properties.schema().clone();
         let project = self.column.is_some();
         let out_schema = Arc::clone(&schema);
