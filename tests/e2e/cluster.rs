@@ -327,3 +327,27 @@ pub async fn tpch_data() -> PathBuf {
     .await
     .clone()
 }
+
+/// Runs a statement, failing the test with the cluster's logs if it fails.
+pub async fn sql(
+    spark: &SparkSession,
+    cluster: &TestCluster,
+    query: &str,
+) -> Vec<arrow::array::RecordBatch> {
+    spark
+        .run_sql(query)
+        .await
+        .unwrap_or_else(|e| panic!("{query}: {e}\n{}", cluster.logs()))
+        .batches
+}
+
+/// The plan `EXPLAIN` shows for a query.
+pub async fn explain(spark: &SparkSession, query: &str) -> String {
+    spark
+        .sql(query)
+        .await
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+        .explain(false)
+        .await
+        .unwrap_or_else(|e| panic!("explaining {query}: {e}"))
+}

@@ -10,7 +10,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
-use crate::cluster::{TestCluster, first_int64};
+use crate::cluster::{TestCluster, explain, first_int64};
 
 /// The test broker's address, or `None` (test skipped) outside scripts/test.sh.
 pub fn bootstrap() -> Option<String> {
@@ -103,13 +103,7 @@ async fn read_kafka_reads_topics_on_the_executors() {
     };
     let sql = |query: String| {
         let (spark, cluster) = (&spark, &cluster);
-        async move {
-            spark
-                .run_sql(&query)
-                .await
-                .unwrap_or_else(|e| panic!("{query}: {e}\n{}", cluster.logs()))
-                .batches
-        }
+        async move { crate::cluster::sql(spark, cluster, &query).await }
     };
 
     // Every record once, with Spark's columns.
@@ -141,39 +135,21 @@ async fn read_kafka_reads_topics_on_the_executors() {
 
     // One task per partition, on the executors; minPartitions splits them further.
     let query = format!("SELECT count(*) FROM {}", source(""));
-    let plan = spark
-        .sql(&query)
-        .await
-        .unwrap()
-        .explain(false)
-        .await
-        .unwrap();
+    let plan = explain(&spark, &query).await;
     assert!(plan.contains("distributed job on the executors"), "{plan}");
     assert!(
         plan.contains("KafkaScanExec: ranges=3, offsets=3000"),
         "{plan}"
     );
     let query = format!("SELECT count(*) FROM {}", source(", minPartitions => '7'"));
-    let plan = spark
-        .sql(&query)
-        .await
-        .unwrap()
-        .explain(false)
-        .await
-        .unwrap();
+    let plan = explain(&spark, &query).await;
     // 7 tasks over 3 equal partitions: each is cut in 3.
     assert!(plan.contains("ranges=9, offsets=3000"), "{plan}");
     assert_eq!(first_int64(&sql(query).await, 0), 3000);
 
     // A LIMIT reads no more than it needs from each partition.
     let query = format!("SELECT key FROM {} LIMIT 5", source(""));
-    let plan = spark
-        .sql(&query)
-        .await
-        .unwrap()
-        .explain(false)
-        .await
-        .unwrap();
+    let plan = explain(&spark, &query).await;
     assert!(plan.contains("ranges=3, offsets=3000, limit=5"), "{plan}");
     let five = sql(query).await;
     assert_eq!(five.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
@@ -376,13 +352,11 @@ async fn generated_events_through_kafka_equal_the_generator_table() {
     // 10 events per second by default: the last one 199.9 s after the first.
     assert_eq!(first_int64(&generated, 5), 1_767_225_600_000 + 199_900);
 
-    let plan = spark
-        .sql("SELECT count(*) FROM generate_events(kind => 'listen', count => 100000)")
-        .await
-        .unwrap()
-        .explain(false)
-        .await
-        .unwrap();
+    let plan = explain(
+        &spark,
+        "SELECT count(*) FROM generate_events(kind => 'listen', count => 100000)",
+    )
+    .await;
     assert!(plan.contains("distributed job on the executors"), "{plan}");
     assert!(
         plan.contains("EventsExec: kind=Listen, events=0..100000"),

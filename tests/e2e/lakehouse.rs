@@ -6,7 +6,7 @@ use arrow::array::{Array, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 
 use crate::catalog::{CatalogProcess, run_python, script};
-use crate::cluster::{TestCluster, first_int64};
+use crate::cluster::{TestCluster, explain, first_int64, sql};
 
 /// A catalog process over a scratch SQLite database and warehouse (`<dir>/warehouse`).
 fn scratch_catalog() -> (tempfile::TempDir, CatalogProcess) {
@@ -61,18 +61,12 @@ async fn the_cluster_reads_iceberg_tables_written_by_pyiceberg() {
 
     // The scan runs on the executors, over several partitions, and the filter prunes
     // the other region's files (one file per region per append).
-    let plan = spark
-        .sql("SELECT id, amount FROM sales.orders")
-        .await
-        .unwrap()
-        .explain(false)
-        .await
-        .unwrap();
+    let plan = explain(&spark, "SELECT id, amount FROM sales.orders").await;
     assert!(plan.contains("distributed job on the executors"), "{plan}");
     // 8 files over the session's 4 shuffle partitions.
     assert!(plan.contains("file_groups={4 groups"), "{plan}");
     assert_eq!(plan.matches(".parquet").count(), 8, "{plan}");
-    let plan = spark.sql(eu).await.unwrap().explain(false).await.unwrap();
+    let plan = explain(&spark, eu).await;
     assert_eq!(plan.matches(".parquet").count(), 4, "{plan}");
     // The filter also goes into the Parquet reader (row groups and pages).
     assert!(plan.contains("predicate="), "{plan}");
@@ -215,19 +209,6 @@ async fn inserts_commit_one_snapshot_that_pyiceberg_reads() {
         .to_string();
     assert!(err.contains("column") || err.contains("3"), "{err}");
     assert!(pyiceberg_view(&catalog, "sales.orders").starts_with("404 "));
-}
-
-/// Runs a statement, failing the test with the cluster's logs if it fails.
-async fn sql(
-    spark: &sparkling_client::SparkSession,
-    cluster: &TestCluster,
-    query: &str,
-) -> Vec<RecordBatch> {
-    spark
-        .run_sql(query)
-        .await
-        .unwrap_or_else(|e| panic!("{query}: {e}\n{}", cluster.logs()))
-        .batches
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -567,13 +548,7 @@ async fn tpch_over_iceberg_tables_matches_parquet() {
         )
         .await;
     }
-    let plan = spark
-        .sql("SELECT * FROM lineitem")
-        .await
-        .unwrap()
-        .explain(false)
-        .await
-        .unwrap();
+    let plan = explain(&spark, "SELECT * FROM lineitem").await;
     assert!(
         plan.contains("/default/lineitem/data/"),
         "not reading Iceberg: {plan}"

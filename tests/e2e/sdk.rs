@@ -12,7 +12,7 @@ use datafusion::logical_expr::ExprFunctionExt;
 use datafusion::prelude::{col, lit};
 use sparkling_benches::tpch::normalize;
 
-use crate::cluster::{TestCluster, first_int64, tpch_data};
+use crate::cluster::{TestCluster, explain, first_int64, tpch_data};
 
 fn people() -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
@@ -218,13 +218,7 @@ async fn ranges_are_split_over_the_executors() {
     let rows = spark.run_sql(query).await.unwrap().batches;
     assert_eq!(first_int64(&rows, 0), 1_000_000);
     assert_eq!(first_int64(&rows, 1), 499_999_500_000);
-    let plan = spark
-        .sql(query)
-        .await
-        .unwrap()
-        .explain(false)
-        .await
-        .unwrap();
+    let plan = explain(&spark, query).await;
     assert!(plan.contains("distributed job on the executors"), "{plan}");
     assert!(plan.contains("RangeExec"), "{plan}");
 
