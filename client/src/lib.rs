@@ -20,10 +20,12 @@ pub mod dataframe;
 pub mod error;
 pub mod remote;
 pub mod session;
+pub mod streaming;
 pub mod writer;
 
 pub use dataframe::DataFrame;
 pub use error::{ClientError, Result};
 pub use remote::RemoteUrl;
 pub use session::{DataFrameReader, SparkSession};
+pub use streaming::{StreamingDataFrame, StreamingQuery};
 pub use writer::DataFrameWriterV2;

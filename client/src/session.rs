@@ -181,7 +181,8 @@ impl SparkSession {
                 Some(execute_plan_response::ResponseType::ResultComplete(_)) => {
                     result.complete = true;
                 }
-                _ => {}
+                Some(other) => result.other.push(other),
+                None => {}
             }
         }
         if !result.complete {
@@ -303,6 +304,16 @@ impl SparkSession {
             session: self.clone(),
             options: BTreeMap::new(),
         }
+    }
+
+    /// Reads a streaming source (`spark.readStream`).
+    pub fn read_stream(&self) -> crate::streaming::DataStreamReader {
+        crate::streaming::DataStreamReader::new(self.clone())
+    }
+
+    /// The cluster's streaming queries (`spark.streams`).
+    pub fn streams(&self) -> crate::streaming::StreamingQueryManager {
+        crate::streaming::StreamingQueryManager::new(self.clone())
     }
 
     /// A configuration value of the session.
@@ -504,6 +515,8 @@ pub(crate) struct ExecuteResult {
     pub batches: Vec<RecordBatch>,
     pub sql_command_result: Option<Relation>,
     pub complete: bool,
+    /// Command results (streaming query answers and the like).
+    pub other: Vec<execute_plan_response::ResponseType>,
 }
 
 /// A SQL relation.

@@ -574,17 +574,23 @@ impl TableFunctionImpl for GenerateEventsFunction {
                 "generate_events needs count => N for a batch read (the number of events)"
             );
         };
-        Ok(Arc::new(EventsTable { spec, count }))
+        Ok(Arc::new(EventsTable {
+            spec,
+            from: 0,
+            to: count,
+        }))
     }
 }
 
-/// The first `count` events of a spec, as a table.
+/// Events `from..to` of a spec, as a table.
 #[derive(Debug, Clone)]
 pub struct EventsTable {
     /// What to generate.
     pub spec: EventSpec,
-    /// How many events.
-    pub count: u64,
+    /// First event.
+    pub from: u64,
+    /// First event not produced.
+    pub to: u64,
 }
 
 #[async_trait]
@@ -608,12 +614,13 @@ impl TableProvider for EventsTable {
         _filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let to = limit.map_or(self.count, |l| self.count.min(l as u64));
+        let to = limit.map_or(self.to, |l| self.to.min(self.from.saturating_add(l as u64)));
         let partitions = (state.config().target_partitions().max(1) as u64)
-            .min(to.div_ceil(BATCH_ROWS).max(1)) as usize;
+            .min(to.saturating_sub(self.from).div_ceil(BATCH_ROWS).max(1))
+            as usize;
         Ok(Arc::new(EventsExec::new(EventsExecSpec {
             spec: self.spec,
-            from: 0,
+            from: self.from,
             to,
             partitions,
             projection: projection.cloned(),

@@ -1,7 +1,7 @@
 //! The Sparkling scheduler process: the embedded Ballista scheduler that executors
 //! register with ([`cluster`]), the jobs it runs for the gateway ([`job`]), client
-//! sessions ([`session`]), Iceberg commits ([`lakehouse`]) and the Spark Connect
-//! gateway ([`gateway`]).
+//! sessions ([`session`]), Iceberg commits ([`lakehouse`]), streaming queries
+//! ([`streaming`]) and the Spark Connect gateway ([`gateway`]).
 //!
 //! [`start`] brings all of it up on the configured ports and returns a handle that
 //! stops it.
@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod job;
 pub mod lakehouse;
 pub mod session;
+pub mod streaming;
 pub mod task_status;
 
 use std::net::{IpAddr, SocketAddr};
@@ -45,6 +46,9 @@ pub struct SchedulerOptions {
     pub catalog_uri: Option<String>,
     /// The token to present to that catalog.
     pub catalog_token: Option<String>,
+    /// Where the scheduler keeps what must survive a restart (streaming queries);
+    /// nothing is kept if `None`.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for SchedulerOptions {
@@ -57,6 +61,7 @@ impl Default for SchedulerOptions {
             auth_token: None,
             catalog_uri: None,
             catalog_token: None,
+            state_dir: None,
         }
     }
 }
@@ -78,6 +83,8 @@ pub struct RunningScheduler {
 impl RunningScheduler {
     /// Stops accepting requests and waits for the servers to finish.
     pub async fn stop(self) {
+        // Streaming queries stop between batches and resume on the next start.
+        self.gateway.streams().shutdown().await;
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = task.await;
@@ -155,7 +162,9 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
         stopped(shutdown_rx.clone()),
     )
     .await?;
-    let gateway = Gateway::with_catalog(cluster.clone(), iceberg);
+    let gateway = Gateway::with_catalog(cluster.clone(), iceberg, options.state_dir.as_deref())?;
+    // Streaming queries that ran when the scheduler last stopped go on.
+    gateway.streams().resume_all();
     let service = SparkConnectServiceServer::new(gateway.clone())
         .max_decoding_message_size(GATEWAY_MAX_MESSAGE_SIZE)
         .max_encoding_message_size(GATEWAY_MAX_MESSAGE_SIZE);

@@ -144,6 +144,10 @@ impl Session {
                 "generate_events",
                 Arc::new(sparkling_connectors::events::GenerateEventsFunction),
             );
+            // What `STREAM(read_kafka(...))` and `STREAM(generate_events(...))` become.
+            use sparkling_connectors::stream_source::{StreamEventsFunction, StreamKafkaFunction};
+            ctx.register_udtf("sparkling_stream_kafka", Arc::new(StreamKafkaFunction));
+            ctx.register_udtf("sparkling_stream_events", Arc::new(StreamEventsFunction));
         }
         if let Some(catalog) = iceberg {
             use sparkling_connectors::iceberg::metadata::{
@@ -376,6 +380,16 @@ impl SessionManager {
                     ))
                 })
                 .value(),
+        ))
+    }
+
+    /// A session of the server's own (a streaming query runs in one), not listed
+    /// with the clients' sessions.
+    pub fn detached(&self, id: &str) -> Arc<Session> {
+        Arc::new(Session::new(
+            id.to_string(),
+            &self.shared_catalog,
+            self.iceberg.as_ref(),
         ))
     }
 

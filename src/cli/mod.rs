@@ -1,9 +1,10 @@
 //! The command line: one subcommand per role (`local`, `scheduler`, `executor`,
-//! `catalog`), the client commands (`sql`) and tools (`gen`).
+//! `catalog`), the client commands (`sql`, `streams`) and tools (`gen`).
 
 mod generate;
 mod roles;
 mod sql;
+mod streams;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -30,9 +31,47 @@ enum Command {
     Catalog(CatalogArgs),
     /// Runs SQL statements on a cluster and prints their results.
     Sql(SqlArgs),
+    /// Lists, inspects and stops the cluster's streaming queries.
+    Streams(StreamsArgs),
     /// Generates streamify-like events.
     #[command(subcommand)]
     Gen(GenCommand),
+}
+
+/// `sparkling streams [status|progress|stop ID]`.
+#[derive(Debug, clap::Args)]
+pub struct StreamsArgs {
+    /// Gateway URL (sc://HOST:PORT[/;token=...]); also `SPARK_REMOTE`.
+    #[arg(long, env = "SPARKLING_REMOTE")]
+    pub remote: Option<String>,
+    /// What to do (default: list every query).
+    #[command(subcommand)]
+    pub action: Option<StreamsAction>,
+}
+
+/// What `sparkling streams` does.
+#[derive(Debug, Subcommand)]
+pub enum StreamsAction {
+    /// Every query: state, last batch, rates, lag, error.
+    List,
+    /// One query's status.
+    Status {
+        /// Query id.
+        id: String,
+    },
+    /// One query's recent progress, as Spark's StreamingQueryProgress JSON.
+    Progress {
+        /// Query id.
+        id: String,
+        /// Only the last report.
+        #[arg(long)]
+        last: bool,
+    },
+    /// Stops a query for good.
+    Stop {
+        /// Query id.
+        id: String,
+    },
 }
 
 /// `sparkling gen ...`.
@@ -114,6 +153,10 @@ pub struct LocalArgs {
     /// Port of the embedded Iceberg REST catalog (0 picks a free one).
     #[arg(long, default_value_t = 8181, env = "SPARKLING_CATALOG_PORT")]
     pub catalog_port: u16,
+    /// Directory for the scheduler's state (streaming queries resume from it);
+    /// default: `scheduler/` next to the catalog database.
+    #[arg(long, env = "SPARKLING_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `sparkling catalog`.
@@ -164,6 +207,10 @@ pub struct SchedulerArgs {
     /// Token to present to the Iceberg REST catalog.
     #[arg(long, env = "SPARKLING_CATALOG_TOKEN")]
     pub catalog_token: Option<String>,
+    /// Directory for what must survive a restart (streaming queries, which resume
+    /// when the scheduler starts again); without it nothing is kept.
+    #[arg(long, env = "SPARKLING_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `sparkling executor`.
@@ -228,6 +275,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Executor(args) => roles::executor(args).await,
         Command::Catalog(args) => roles::catalog(args).await,
         Command::Sql(args) => sql::run(args).await,
+        Command::Streams(args) => streams::run(args).await,
         Command::Gen(GenCommand::Kafka(args)) => generate::kafka(args).await,
     }
 }

@@ -33,6 +33,7 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
         auth_token: args.auth_token,
         catalog_uri: args.catalog.clone(),
         catalog_token: args.catalog_token,
+        state_dir: args.state_dir,
     })
     .await?;
     println!("sparkling scheduler ready");
@@ -153,6 +154,12 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         auth_token: args.auth_token.clone(),
         catalog_uri: Some(catalog.uri()),
         catalog_token: args.auth_token,
+        state_dir: Some(args.state_dir.clone().unwrap_or_else(|| {
+            args.catalog_db
+                .parent()
+                .unwrap_or_else(|| std::path::Path::new("."))
+                .join("scheduler")
+        })),
     })
     .await?;
     let slots = args

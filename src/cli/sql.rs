@@ -70,11 +70,7 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("give a query or -f FILE"),
     };
     let statements = split_statements(&script)?;
-    let remote = args
-        .remote
-        .or_else(|| std::env::var("SPARK_REMOTE").ok())
-        .unwrap_or_else(|| "sc://127.0.0.1:15002".to_string());
-    let session = SparkSession::connect(&remote).await?;
+    let session = SparkSession::connect(&super::streams::remote(args.remote)).await?;
     let interactive = std::io::stderr().is_terminal();
     let total = statements.len();
     for (i, statement) in statements.iter().enumerate() {
@@ -114,7 +110,7 @@ fn spinner(n: usize, total: usize) -> indicatif::ProgressBar {
     p
 }
 
-fn print_result(
+pub(super) fn print_result(
     schema: &arrow::datatypes::SchemaRef,
     batches: &[RecordBatch],
     format: OutputFormat,

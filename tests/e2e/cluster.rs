@@ -52,6 +52,10 @@ pub struct TestCluster {
     slots: usize,
     /// Extra environment variables of every process (e.g. S3 settings).
     env: Vec<(String, String)>,
+    /// Extra scheduler flags.
+    scheduler_args: Vec<String>,
+    /// How often the scheduler was started (each start has its own log).
+    scheduler_starts: usize,
 }
 
 impl TestCluster {
@@ -77,16 +81,9 @@ impl TestCluster {
         env: &[(String, String)],
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut scheduler = Command::new(binary())
-            .args(["scheduler", "--port", "0", "--connect-port", "0"])
-            .args(scheduler_args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped())
-            .stderr(log_file(dir.path(), "scheduler"))
-            .spawn()
-            .expect("start scheduler");
-        let (scheduler_port, connect_port) =
-            read_scheduler_ports(scheduler.stdout.take().unwrap(), dir.path());
+        let scheduler_args: Vec<String> = scheduler_args.iter().map(|a| a.to_string()).collect();
+        let (scheduler, scheduler_port, connect_port) =
+            spawn_scheduler(dir.path(), 0, 0, &scheduler_args, env, "scheduler");
         let mut cluster = TestCluster {
             scheduler,
             executors: Vec::new(),
@@ -95,6 +92,8 @@ impl TestCluster {
             dir,
             slots,
             env: env.to_vec(),
+            scheduler_args,
+            scheduler_starts: 1,
         };
         for i in 0..executors {
             let child = cluster.spawn_executor(i, slots);
@@ -102,6 +101,28 @@ impl TestCluster {
         }
         cluster.wait_for_executors(executors).await;
         cluster
+    }
+
+    /// SIGKILLs the scheduler (no chance to clean up or stop its queries).
+    pub fn kill_scheduler(&mut self) {
+        let _ = self.scheduler.kill();
+        let _ = self.scheduler.wait();
+    }
+
+    /// Starts the scheduler again on the same ports, with the same flags; executors
+    /// register again by themselves.
+    pub fn start_scheduler_again(&mut self) {
+        self.scheduler_starts += 1;
+        let name = format!("scheduler-{}", self.scheduler_starts);
+        let (scheduler, _, _) = spawn_scheduler(
+            self.dir.path(),
+            self.scheduler_port,
+            self.connect_port,
+            &self.scheduler_args,
+            &self.env,
+            &name,
+        );
+        self.scheduler = scheduler;
     }
 
     /// Starts one more executor process (not yet tracked).
@@ -220,6 +241,32 @@ impl Drop for TestCluster {
     }
 }
 
+/// Starts a scheduler process on the given ports (0: any) and returns it with the
+/// ports it got.
+fn spawn_scheduler(
+    dir: &Path,
+    port: u16,
+    connect_port: u16,
+    args: &[String],
+    env: &[(String, String)],
+    log: &str,
+) -> (Child, u16, u16) {
+    let mut scheduler = Command::new(binary())
+        .args(["scheduler", "--port", &port.to_string()])
+        .args(["--connect-port", &connect_port.to_string()])
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(log_file(dir, log))
+        .spawn()
+        .expect("start scheduler");
+    let (scheduler_port, connect_port) = read_scheduler_ports(
+        scheduler.stdout.take().unwrap(),
+        &dir.join(format!("{log}.log")),
+    );
+    (scheduler, scheduler_port, connect_port)
+}
+
 fn log_file(dir: &Path, name: &str) -> Stdio {
     std::fs::File::create(dir.join(format!("{name}.log")))
         .map(Stdio::from)
@@ -227,7 +274,7 @@ fn log_file(dir: &Path, name: &str) -> Stdio {
 }
 
 /// Reads the scheduler's and gateway's ports from the scheduler's ready message.
-fn read_scheduler_ports(stdout: std::process::ChildStdout, dir: &Path) -> (u16, u16) {
+fn read_scheduler_ports(stdout: std::process::ChildStdout, log: &Path) -> (u16, u16) {
     use std::io::BufRead;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -250,7 +297,7 @@ fn read_scheduler_ports(stdout: std::process::ChildStdout, dir: &Path) -> (u16, 
         Ok((Some(scheduler), Some(connect))) => (scheduler, connect),
         other => panic!(
             "the scheduler did not report its ports ({other:?}); log:\n{}",
-            std::fs::read_to_string(dir.join("scheduler.log")).unwrap_or_default()
+            std::fs::read_to_string(log).unwrap_or_default()
         ),
     }
 }

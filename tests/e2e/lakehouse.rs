@@ -9,7 +9,7 @@ use crate::catalog::{CatalogProcess, run_python, script};
 use crate::cluster::{TestCluster, explain, first_int64, sql};
 
 /// A catalog process over a scratch SQLite database and warehouse (`<dir>/warehouse`).
-fn scratch_catalog() -> (tempfile::TempDir, CatalogProcess) {
+pub fn scratch_catalog() -> (tempfile::TempDir, CatalogProcess) {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("catalog.db").display());
     let catalog = CatalogProcess::start(&db, &dir.path().join("warehouse"), dir.path(), &[]);

@@ -2,7 +2,7 @@
 //! loopback ports, driven through the Spark Connect gateway with the Rust SDK and the
 //! `sparkling` command line; and the Iceberg REST catalog as its own process, driven
 //! by pyiceberg; the same over a real S3-compatible object store; and Kafka topics
-//! on a real Kafka-protocol broker.
+//! on a real Kafka-protocol broker, and streaming queries from them into tables.
 
 mod catalog;
 mod cluster;
@@ -12,4 +12,5 @@ mod kafka;
 mod lakehouse;
 mod object_store;
 mod sdk;
+mod streaming;
 mod tpch;

@@ -50,18 +50,32 @@ impl TableFunctionImpl for ReadKafkaFunction {
     }
 }
 
-/// A bounded read of Kafka topics (offsets resolved when the scan is planned).
+/// A bounded read of Kafka topics: offsets resolved when the scan is planned, or
+/// fixed in advance (a streaming query's micro-batch).
 #[derive(Debug, Clone)]
 pub struct KafkaTable {
     options: KafkaOptions,
     schema: SchemaRef,
+    ranges: Option<Vec<OffsetRange>>,
 }
 
 impl KafkaTable {
     /// The table `options` describe.
     pub fn new(options: KafkaOptions) -> Self {
         let schema = record_schema(options.include_headers);
-        Self { options, schema }
+        Self {
+            options,
+            schema,
+            ranges: None,
+        }
+    }
+
+    /// Exactly the records of `ranges`, read with `options`.
+    pub fn with_ranges(options: KafkaOptions, ranges: Vec<OffsetRange>) -> Self {
+        Self {
+            ranges: Some(ranges),
+            ..Self::new(options)
+        }
     }
 
     /// Its options.
@@ -92,7 +106,11 @@ impl TableProvider for KafkaTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let options = self.options.clone();
+        let fixed = self.ranges.clone();
         let ranges = tokio::task::spawn_blocking(move || -> Result<Vec<OffsetRange>> {
+            if let Some(ranges) = fixed {
+                return Ok(split_ranges(ranges, options.min_partitions));
+            }
             let partitions = watermarks(&options)?;
             let ranges = batch_ranges(
                 &partitions,

@@ -98,6 +98,7 @@ fn scans(plan: &LogicalPlan) -> (usize, bool) {
 /// Runs `plan` for `session`; `interrupted` turning true stops it.
 pub async fn execute_plan(
     cluster: &Cluster,
+    streams: &crate::streaming::StreamingManager,
     session: &Session,
     plan: LogicalPlan,
     operation: &Arc<Operation>,
@@ -105,6 +106,10 @@ pub async fn execute_plan(
 ) -> Result<SendableRecordBatchStream, GatewayError> {
     let mut plan = plan;
     if let Some(command) = crate::lakehouse::commands::LakehouseCommand::of(&plan) {
+        if crate::streaming::sql::is_streaming(&command.statement) {
+            let stream = crate::streaming::sql::run(streams, session, &command.statement).await?;
+            return Ok(stop_on_interrupt(stream, interrupted));
+        }
         let ran = crate::lakehouse::commands::run(
             command,
             cluster,

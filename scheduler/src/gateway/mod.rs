@@ -3,8 +3,8 @@
 //! [`service`] translates the `spark.connect.SparkConnectService` protocol into calls
 //! on the session manager ([`crate::session`]), the operation runner (`operation`,
 //! which builds plans with [`plan`] and [`bind`], runs them with [`execute`] and answers
-//! through `responder`) and the analyzer (`analyze`); [`arrow`] handles Arrow on the
-//! wire.
+//! through `responder`), the streaming commands (`streams`) and the analyzer
+//! (`analyze`); [`arrow`] handles Arrow on the wire.
 
 mod analyze;
 pub mod arrow;
@@ -15,5 +15,7 @@ mod operation;
 pub mod plan;
 mod responder;
 pub mod service;
+pub mod stream_syntax;
+mod streams;
 
 pub use service::Gateway;

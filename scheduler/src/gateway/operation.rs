@@ -75,7 +75,15 @@ impl Gateway {
         interrupted: &watch::Receiver<bool>,
     ) -> Result<SendableRecordBatchStream, GatewayError> {
         let plan = relation_plan(session, relation, Mode::Execute).await?;
-        execute_plan(&self.cluster, session, plan, operation, interrupted.clone()).await
+        execute_plan(
+            &self.cluster,
+            &self.streams,
+            session,
+            plan,
+            operation,
+            interrupted.clone(),
+        )
+        .await
     }
 
     async fn run_command(
@@ -169,6 +177,15 @@ impl Gateway {
                 .await;
                 Ok(result)
             }
+            command::CommandType::WriteStreamOperationStart(start) => {
+                self.write_stream_start(session, start, out).await
+            }
+            command::CommandType::StreamingQueryCommand(query) => {
+                self.streaming_query_command(query, out).await
+            }
+            command::CommandType::StreamingQueryManagerCommand(manager) => {
+                self.streaming_manager_command(manager, out).await
+            }
             other => {
                 let name = format!("{other:?}");
                 let name = name.split(['(', ' ', '{']).next().unwrap_or("unknown");
@@ -220,8 +237,15 @@ impl Gateway {
         }
         let result = async {
             let plan = sql_plan(session, &query, Mode::Execute).await?;
-            let stream =
-                execute_plan(&self.cluster, session, plan, operation, interrupted.clone()).await?;
+            let stream = execute_plan(
+                &self.cluster,
+                &self.streams,
+                session,
+                plan,
+                operation,
+                interrupted.clone(),
+            )
+            .await?;
             let schema = stream.schema();
             let batches: Vec<_> = datafusion::physical_plan::common::collect(stream).await?;
             let data = batches_to_ipc(&schema, &batches)?;

@@ -137,10 +137,13 @@ pub async fn native_plan(session: &Session, bytes: &[u8]) -> Result<LogicalPlan,
 }
 
 /// DataFusion's plan of a statement, after Spark's time travel and metadata table
-/// syntax is rewritten into table functions, and named options into pairs.
-async fn plan_sql(session: &Session, query: &str) -> Result<LogicalPlan, GatewayError> {
+/// syntax is rewritten into table functions, named options into pairs and
+/// `STREAM(source)` into streaming sources.
+pub async fn plan_sql(session: &Session, query: &str) -> Result<LogicalPlan, GatewayError> {
     let named = super::named_args::rewrite(query);
     let query = named.as_deref().unwrap_or(query);
+    let streamed = super::stream_syntax::rewrite(query)?;
+    let query = streamed.as_deref().unwrap_or(query);
     let rewritten = match session.iceberg {
         Some(_) => crate::lakehouse::rewrite::rewrite(query),
         None => None,
@@ -175,6 +178,15 @@ pub async fn sql_plan(
                 view.definition.clone(),
             );
             session.register_temp_view(view.name.table(), Arc::new(table), view.or_replace)?;
+            Ok(LogicalPlanBuilder::empty(false).build()?)
+        }
+        // Spark settings DataFusion does not know (`SET spark.sparkling.streaming.trigger
+        // = 'availableNow'`) belong to the session, as the Config RPC sets them.
+        LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(set))
+            if !set.variable.starts_with("datafusion.")
+                && !set.variable.starts_with("ballista.") =>
+        {
+            session.set_conf(&set.variable, &set.value)?;
             Ok(LogicalPlanBuilder::empty(false).build()?)
         }
         LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => Ok(session

@@ -22,6 +22,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::responder::Responder;
 use crate::cluster::Cluster;
 use crate::session::{Session, SessionManager};
+use crate::streaming::StreamingManager;
 
 /// The stream of an `ExecutePlan` call.
 type ResponseStream = Pin<Box<dyn Stream<Item = Result<ExecutePlanResponse, Status>> + Send>>;
@@ -31,23 +32,35 @@ type ResponseStream = Pin<Box<dyn Stream<Item = Result<ExecutePlanResponse, Stat
 pub struct Gateway {
     pub(crate) cluster: Cluster,
     pub(crate) sessions: Arc<SessionManager>,
+    pub(crate) streams: StreamingManager,
 }
 
 impl Gateway {
-    /// A gateway submitting work to `cluster`.
+    /// A gateway submitting work to `cluster`, keeping nothing across restarts.
     pub fn new(cluster: Cluster) -> Self {
-        Self::with_catalog(cluster, None)
+        Self::with_catalog(cluster, None, None).expect("no state directory to create")
     }
 
-    /// A gateway whose `spark_catalog` is backed by an Iceberg REST catalog.
+    /// A gateway whose `spark_catalog` is backed by an Iceberg REST catalog, keeping
+    /// its streaming queries under `state_dir`.
     pub fn with_catalog(
         cluster: Cluster,
         iceberg: Option<sparkling_connectors::iceberg::IcebergCatalog>,
-    ) -> Self {
-        Self {
+        state_dir: Option<&std::path::Path>,
+    ) -> Result<Self, crate::GatewayError> {
+        let sessions = Arc::new(SessionManager::new(iceberg.clone()));
+        let streams =
+            StreamingManager::new(cluster.clone(), Arc::clone(&sessions), iceberg, state_dir)?;
+        Ok(Self {
             cluster,
-            sessions: Arc::new(SessionManager::new(iceberg)),
-        }
+            sessions,
+            streams,
+        })
+    }
+
+    /// The cluster's streaming queries.
+    pub fn streams(&self) -> &StreamingManager {
+        &self.streams
     }
 
     /// Open sessions.

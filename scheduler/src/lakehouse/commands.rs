@@ -284,6 +284,13 @@ pub async fn run(
             }
             .map_err(catalog_error)?;
         }
+        Statement::CreateStreamingTable { .. }
+        | Statement::InsertStream { .. }
+        | Statement::ShowStreams => {
+            return Err(GatewayError::Internal(
+                "streaming statements are run by the streaming manager".into(),
+            ));
+        }
         Statement::AddColumns { table, columns } => {
             let (ns, name) = table_name_parts(table)?;
             let Some(table) = catalog.load(&ns, &name).await? else {

@@ -49,6 +49,24 @@ pub enum Statement {
         /// `PURGE`: delete the data and metadata files too.
         purge: bool,
     },
+    /// `CREATE [OR REFRESH] STREAMING TABLE name [PARTITIONED BY ...]
+    /// [TBLPROPERTIES ...] AS SELECT ... FROM STREAM(...)`
+    CreateStreamingTable {
+        /// The table and its query.
+        table: CreateTable,
+        /// `OR REFRESH`: an existing table is fine; its query resumes.
+        or_refresh: bool,
+    },
+    /// `INSERT INTO name SELECT ... FROM STREAM(...)`: a streaming query into an
+    /// existing table.
+    InsertStream {
+        /// Table name parts.
+        table: Vec<String>,
+        /// The query, as SQL.
+        query: String,
+    },
+    /// `SHOW STREAMS`: the cluster's streaming queries.
+    ShowStreams,
     /// `ALTER TABLE name ADD COLUMN[S] [(]col type, ...[)]`
     AddColumns {
         /// Table name parts.
@@ -89,6 +107,28 @@ pub fn parse(sql: &str) -> Result<Option<Statement>, GatewayError> {
     let mut p = Parser { tokens, pos: 0 };
     let statement = if p.keyword("CREATE") {
         let or_replace = p.keywords(&["OR", "REPLACE"]);
+        let or_refresh = !or_replace && p.keywords(&["OR", "REFRESH"]);
+        if p.keywords(&["STREAMING", "TABLE"]) {
+            if or_replace {
+                return Err(GatewayError::Unsupported(
+                    "CREATE OR REPLACE STREAMING TABLE is not supported; use CREATE OR REFRESH \
+                     STREAMING TABLE to resume a table's stream, or drop the table first"
+                        .into(),
+                ));
+            }
+            let table = p.create_table(false)?;
+            if table.query.is_none() {
+                return Err(syntax(
+                    "CREATE STREAMING TABLE needs AS SELECT ... FROM STREAM(...)".to_string(),
+                ));
+            }
+            return Ok(Some(Statement::CreateStreamingTable { table, or_refresh }));
+        }
+        if or_refresh {
+            return Err(syntax(
+                "OR REFRESH applies to STREAMING TABLE only".to_string(),
+            ));
+        }
         if p.namespace_keyword() && !or_replace {
             let if_not_exists = p.keywords(&["IF", "NOT", "EXISTS"]);
             let name = p.name()?;
@@ -141,9 +181,31 @@ pub fn parse(sql: &str) -> Result<Option<Statement>, GatewayError> {
         } else {
             return Ok(None);
         }
+    } else if p.keywords(&["INSERT", "INTO"]) {
+        p.keyword("TABLE");
+        let table = p.name()?;
+        let query = p.rest();
+        if crate::gateway::stream_syntax::rewrite(&query)?.is_none() {
+            return Ok(None);
+        }
+        if query.starts_with('(')
+            && !query[1..]
+                .trim_start()
+                .to_ascii_uppercase()
+                .starts_with("SELECT")
+        {
+            return Err(GatewayError::Unsupported(
+                "INSERT INTO t (columns) ... FROM STREAM(...) is not supported: select the \
+                 table's columns in order instead"
+                    .into(),
+            ));
+        }
+        Statement::InsertStream { table, query }
     } else if p.keyword("SHOW") {
         if p.keyword("NAMESPACES") || p.keyword("SCHEMAS") || p.keyword("DATABASES") {
             Statement::ShowNamespaces
+        } else if p.keyword("STREAMS") {
+            Statement::ShowStreams
         } else {
             return Ok(None);
         }
@@ -561,5 +623,31 @@ mod tests {
         assert!(err.to_string().contains("syntax error"), "{err}");
         let err = parse("CREATE NAMESPACE a b").unwrap_err();
         assert!(err.to_string().contains("unexpected"), "{err}");
+    }
+
+    #[test]
+    fn streaming_statements() {
+        let sql = "CREATE OR REFRESH STREAMING TABLE bronze.listens PARTITIONED BY (days(ts)) AS \
+                   SELECT * FROM STREAM(read_kafka(subscribe => 'x'))";
+        match parse(sql).unwrap() {
+            Some(Statement::CreateStreamingTable { table, or_refresh }) => {
+                assert!(or_refresh);
+                assert_eq!(table.name, vec!["bronze", "listens"]);
+                assert_eq!(table.partitioned_by.len(), 1);
+                assert!(table.query.unwrap().starts_with("SELECT * FROM STREAM("));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse("insert into TABLE t SELECT value FROM STREAM read_kafka('a', 'b');").unwrap() {
+            Some(Statement::InsertStream { table, query }) => {
+                assert_eq!(table, vec!["t"]);
+                assert_eq!(query, "SELECT value FROM STREAM read_kafka('a', 'b')");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(parse("INSERT INTO t SELECT 1").unwrap(), None);
+        assert_eq!(parse("SHOW STREAMS").unwrap(), Some(Statement::ShowStreams));
+        assert!(parse("CREATE STREAMING TABLE t").is_err());
+        assert!(parse("CREATE OR REPLACE STREAMING TABLE t AS SELECT 1").is_err());
     }
 }

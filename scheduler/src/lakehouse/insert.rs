@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::TableReference;
 use datafusion::datasource::{provider_as_source, source_as_provider};
+use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{DmlStatement, LogicalPlan, WriteOp};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -64,25 +66,86 @@ pub async fn insert(
     let LogicalPlan::Dml(dml) = plan else {
         return Err(GatewayError::Internal("not an insert".into()));
     };
+    if let WriteOp::Insert(op) = dml.op
+        && op != InsertOp::Append
+    {
+        return Err(GatewayError::Unsupported(format!(
+            "{op} into Iceberg table {} is not supported yet; only INSERT INTO appends",
+            dml.table_name
+        )));
+    }
+    let rows = append(
+        cluster,
+        session,
+        catalog,
+        Append {
+            table_name: dml.table_name.clone(),
+            input: Arc::clone(&dml.input),
+            target,
+            properties: HashMap::new(),
+            precondition: None,
+        },
+        interrupted,
+        |id| *operation.job_id.lock() = Some(id.to_string()),
+    )
+    .await?;
+    Ok(count_result(rows))
+}
+
+/// Decides, on the table as it is just before a commit, whether the commit may go
+/// ahead: `Err(reason)` stops it (e.g. the batch is already in the table).
+pub type Precondition = Box<dyn Fn(&Table) -> Result<(), String> + Send + Sync>;
+
+/// Rows to append to an Iceberg table as one snapshot.
+pub struct Append {
+    /// The table's name, as the plan shows it.
+    pub table_name: TableReference,
+    /// The rows, in the table's column order and types.
+    pub input: Arc<LogicalPlan>,
+    /// The table.
+    pub target: IcebergTable,
+    /// Extra snapshot summary properties.
+    pub properties: HashMap<String, String>,
+    /// Checked before every commit attempt.
+    pub precondition: Option<Precondition>,
+}
+
+/// Runs `append` as one distributed job and commits what it wrote as one snapshot;
+/// returns the number of rows committed. `on_job` hears the scheduler's job id.
+pub async fn append(
+    cluster: &Cluster,
+    session: &Session,
+    catalog: &IcebergCatalog,
+    append: Append,
+    interrupted: watch::Receiver<bool>,
+    on_job: impl Fn(&str),
+) -> Result<u64, GatewayError> {
+    let Append {
+        table_name,
+        input,
+        target,
+        properties,
+        precondition,
+    } = append;
     let write_id = uuid::Uuid::new_v4().to_string();
     let spec = target.write_spec(&write_id)?;
     let plan = LogicalPlan::Dml(DmlStatement::new(
-        dml.table_name.clone(),
+        table_name.clone(),
         provider_as_source(Arc::new(target.for_write(&write_id))),
-        dml.op.clone(),
-        Arc::clone(&dml.input),
+        WriteOp::Insert(InsertOp::Append),
+        input,
     ));
     let job_id = Arc::new(parking_lot::Mutex::new(String::new()));
     let written = async {
         let stream = run_job(
             cluster,
-            &format!("insert into {}", dml.table_name),
+            &format!("insert into {table_name}"),
             Arc::clone(&session.ctx),
             &plan,
             write_output_schema(),
             interrupted,
             |id| {
-                *operation.job_id.lock() = Some(id.to_string());
+                on_job(id);
                 *job_id.lock() = id.to_string();
             },
         )
@@ -100,17 +163,25 @@ pub async fn insert(
     };
     let rows: u64 = files.iter().map(|f| f.record_count()).sum();
     let kept: HashSet<String> = files.iter().map(|f| f.file_path().to_string()).collect();
-    let properties = HashMap::from([
-        (WRITE_ID_PROPERTY.to_string(), write_id.clone()),
-        (JOB_ID_PROPERTY.to_string(), job_id.lock().clone()),
-    ]);
-    if let Err(e) = commit(catalog, target.table(), files, properties, &write_id).await {
+    let mut properties = properties;
+    properties.insert(WRITE_ID_PROPERTY.to_string(), write_id.clone());
+    properties.insert(JOB_ID_PROPERTY.to_string(), job_id.lock().clone());
+    let committed = commit(
+        catalog,
+        target.table(),
+        files,
+        properties,
+        &write_id,
+        precondition.as_ref(),
+    )
+    .await;
+    if let Err(e) = committed {
         remove_write_files(&spec, &HashSet::new()).await;
         return Err(e);
     }
     // Files of failed task attempts are not part of the snapshot.
     remove_write_files(&spec, &kept).await;
-    Ok(count_result(rows))
+    Ok(rows)
 }
 
 /// The data files the executors reported.
@@ -145,10 +216,14 @@ async fn commit(
     files: Vec<DataFile>,
     properties: HashMap<String, String>,
     write_id: &str,
+    precondition: Option<&Precondition>,
 ) -> Result<(), GatewayError> {
     let mut table = table.clone();
     let mut last_error = None;
     for attempt in 1..=COMMIT_ATTEMPTS {
+        if let Some(check) = precondition {
+            check(&table).map_err(GatewayError::JobFailed)?;
+        }
         let tx = Transaction::new(&table);
         let action = tx
             .fast_append()

@@ -8,4 +8,4 @@ pub mod ddl;
 pub mod insert;
 pub mod rewrite;
 
-pub use insert::{JOB_ID_PROPERTY, WRITE_ID_PROPERTY, insert, insert_target};
+pub use insert::{Append, JOB_ID_PROPERTY, WRITE_ID_PROPERTY, append, insert, insert_target};

@@ -1,0 +1,406 @@
+//! Streaming sources: what `STREAM(read_kafka(...))` and `STREAM(generate_events(...))`
+//! stand for in a streaming query's plan, and how each micro-batch of them is planned.
+//!
+//! In SQL the gateway rewrites `STREAM(read_kafka(...))` into
+//! `sparkling_stream_kafka(...)` (and the events source likewise); those table
+//! functions give a [`StreamSourceTable`], which cannot be scanned by itself. A
+//! streaming query replaces it, batch by batch, with a bounded table over the offsets
+//! that batch covers ([`StreamSource::plan_batch`]). A source's position is a JSON
+//! text: Spark's `{"topic":{"0":42}}` for Kafka, `{"events":N}` for the generator.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableFunctionImpl, TableProvider};
+use datafusion::common::{DataFusionError, Result, plan_err};
+use datafusion::datasource::TableType;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use serde::{Deserialize, Serialize};
+
+use crate::events::{EventSpec, EventsTable, event_schema, parse_event_options};
+use crate::kafka::micro_batch::{SourceOffsets, plan_micro_batch};
+use crate::kafka::offsets::{Watermarks, watermarks};
+use crate::kafka::records::record_schema;
+use crate::kafka::{KafkaOptions, KafkaTable};
+use crate::option_args::option_pairs;
+
+/// The most generated events one micro-batch takes when the source has a backlog
+/// (a `start` in the past) and no `maxEventsPerTrigger`.
+const DEFAULT_MAX_EVENTS_PER_TRIGGER: u64 = 1_000_000;
+
+/// An unbounded source of a streaming query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StreamSource {
+    /// Kafka topics.
+    Kafka(KafkaOptions),
+    /// The event generator: event `i` is due at `spec.ts(i)`.
+    Events {
+        /// What to generate (its `start_ms` is the query's start when not given).
+        spec: EventSpec,
+        /// Whether `start` was given.
+        start_given: bool,
+        /// The stream ends after this many events.
+        count: Option<u64>,
+        /// At most this many events per micro-batch.
+        max_per_trigger: Option<u64>,
+    },
+}
+
+/// Where a source stands now: what a batch may read up to.
+#[derive(Debug, Clone)]
+pub enum Latest {
+    /// Each partition's log.
+    Kafka(Vec<Watermarks>),
+    /// Events due so far.
+    Events(u64),
+}
+
+/// One micro-batch of a source.
+pub struct SourceBatch {
+    /// The rows of the batch, as a bounded table.
+    pub table: Arc<dyn TableProvider>,
+    /// Where the batch starts (JSON; `None` before the first batch).
+    pub start: Option<String>,
+    /// Where the batch ends: the position to commit with it (JSON).
+    pub end: String,
+    /// Where the source stood when the batch was planned (JSON).
+    pub latest: String,
+    /// Offsets (Kafka) or events the batch covers.
+    pub input_rows: u64,
+    /// What is left behind the batch, per partition (`topic-partition`).
+    pub lag: BTreeMap<String, i64>,
+}
+
+impl SourceBatch {
+    /// Whether the batch holds nothing new.
+    pub fn is_empty(&self) -> bool {
+        self.input_rows == 0 && self.start.as_deref() == Some(self.end.as_str())
+    }
+}
+
+impl StreamSource {
+    /// A short description (Spark's `sources[].description`).
+    pub fn description(&self) -> String {
+        match self {
+            Self::Kafka(options) => format!("KafkaV2[{:?}]", options.subscription),
+            Self::Events { spec, .. } => format!("GenerateEvents[kind={:?}]", spec.kind),
+        }
+    }
+
+    /// The schema of its rows.
+    pub fn schema(&self) -> SchemaRef {
+        match self {
+            Self::Kafka(options) => record_schema(options.include_headers),
+            Self::Events { spec, .. } => event_schema(spec.kind),
+        }
+    }
+
+    /// The source of a query that started at `started_ms`: generated events without
+    /// an explicit `start` begin then.
+    pub fn started_at(mut self, started_ms: i64) -> Self {
+        if let Self::Events {
+            spec, start_given, ..
+        } = &mut self
+            && !*start_given
+        {
+            spec.start_ms = started_ms;
+        }
+        self
+    }
+
+    /// Where the source stands at `now_ms` (asks the brokers for Kafka; blocks).
+    pub fn latest(&self, now_ms: i64) -> Result<Latest> {
+        match self {
+            Self::Kafka(options) => Ok(Latest::Kafka(watermarks(options)?)),
+            Self::Events { spec, count, .. } => {
+                let due = if now_ms < spec.start_ms {
+                    0
+                } else {
+                    ((now_ms - spec.start_ms) as f64 * spec.rate / 1000.0).floor() as u64 + 1
+                };
+                Ok(Latest::Events(count.map_or(due, |c| due.min(c))))
+            }
+        }
+    }
+
+    /// Whether nothing will ever come after `position` (a generator with a count,
+    /// all of it read).
+    pub fn exhausted(&self, position: Option<&str>) -> Result<bool> {
+        match (self, position) {
+            (
+                Self::Events {
+                    count: Some(count), ..
+                },
+                Some(position),
+            ) => Ok(events_position(position)? >= *count),
+            _ => Ok(false),
+        }
+    }
+
+    /// The batch after `committed` (the end of the last committed batch; `None`
+    /// before the first), reading up to `latest`; `limited` applies the per-trigger
+    /// limits (`maxOffsetsPerTrigger`, `maxEventsPerTrigger`).
+    pub fn plan_batch(
+        &self,
+        committed: Option<&str>,
+        latest: &Latest,
+        limited: bool,
+    ) -> Result<SourceBatch> {
+        match (self, latest) {
+            (Self::Kafka(options), Latest::Kafka(partitions)) => {
+                let committed = committed.map(SourceOffsets::from_json).transpose()?;
+                let batch = plan_micro_batch(
+                    committed.as_ref(),
+                    partitions,
+                    options.starting.as_ref(),
+                    options.max_offsets_per_trigger.filter(|_| limited),
+                    options.fail_on_data_loss,
+                )?;
+                let input_rows = batch.ranges.iter().map(|r| r.len() as u64).sum();
+                let mut lag = BTreeMap::new();
+                let mut latest_offsets = SourceOffsets::default();
+                for w in partitions {
+                    let read = batch.end.get(&w.topic, w.partition).unwrap_or(w.high);
+                    lag.insert(format!("{}-{}", w.topic, w.partition), w.high - read);
+                    latest_offsets
+                        .0
+                        .entry(w.topic.clone())
+                        .or_default()
+                        .insert(w.partition, w.high);
+                }
+                Ok(SourceBatch {
+                    table: Arc::new(KafkaTable::with_ranges(options.clone(), batch.ranges)),
+                    start: committed.map(|c| c.to_json()),
+                    end: batch.end.to_json(),
+                    latest: latest_offsets.to_json(),
+                    input_rows,
+                    lag,
+                })
+            }
+            (
+                Self::Events {
+                    spec,
+                    max_per_trigger,
+                    ..
+                },
+                Latest::Events(due),
+            ) => {
+                let from = committed.map(events_position).transpose()?.unwrap_or(0);
+                let limit = if limited {
+                    max_per_trigger.unwrap_or(DEFAULT_MAX_EVENTS_PER_TRIGGER)
+                } else {
+                    u64::MAX
+                };
+                let to = (*due).max(from).min(from.saturating_add(limit));
+                Ok(SourceBatch {
+                    table: Arc::new(EventsTable {
+                        spec: *spec,
+                        from,
+                        to,
+                    }),
+                    start: committed.map(str::to_string),
+                    end: events_json(to),
+                    latest: events_json(*due),
+                    input_rows: to - from,
+                    lag: BTreeMap::from([("events".to_string(), due.saturating_sub(to) as i64)]),
+                })
+            }
+            _ => plan_err!("a streaming source was asked to plan with another source's offsets"),
+        }
+    }
+}
+
+fn events_json(n: u64) -> String {
+    format!("{{\"events\":{n}}}")
+}
+
+fn events_position(json: &str) -> Result<u64> {
+    #[derive(Deserialize)]
+    struct Position {
+        events: u64,
+    }
+    serde_json::from_str::<Position>(json)
+        .map(|p| p.events)
+        .map_err(|e| DataFusionError::Plan(format!("invalid event generator offsets {json}: {e}")))
+}
+
+/// A streaming source in a plan. It has rows only through a streaming query, which
+/// swaps it for one micro-batch at a time.
+#[derive(Debug, Clone)]
+pub struct StreamSourceTable {
+    /// The source.
+    pub source: StreamSource,
+}
+
+#[async_trait]
+impl TableProvider for StreamSourceTable {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.source.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        plan_err!(
+            "STREAM(...) is read by streaming queries only: CREATE STREAMING TABLE t AS SELECT ... \
+             FROM STREAM(...), or INSERT INTO t SELECT ... FROM STREAM(...). For a one-off read \
+             of what is there now, drop STREAM(...) around the source"
+        )
+    }
+}
+
+/// `sparkling_stream_kafka(...)`, what `STREAM(read_kafka(...))` becomes.
+#[derive(Debug, Default)]
+pub struct StreamKafkaFunction;
+
+impl TableFunctionImpl for StreamKafkaFunction {
+    fn call(&self, args: &[Expr]) -> Result<Arc<dyn TableProvider>> {
+        let pairs = option_pairs("read_kafka", args)?;
+        let options = KafkaOptions::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        if options.ending != crate::kafka::options::OffsetSpec::Latest {
+            return plan_err!("endingOffsets applies to batch reads only, not to STREAM(...)");
+        }
+        Ok(Arc::new(StreamSourceTable {
+            source: StreamSource::Kafka(options),
+        }))
+    }
+}
+
+/// `sparkling_stream_events(...)`, what `STREAM(generate_events(...))` becomes.
+#[derive(Debug, Default)]
+pub struct StreamEventsFunction;
+
+impl TableFunctionImpl for StreamEventsFunction {
+    fn call(&self, args: &[Expr]) -> Result<Arc<dyn TableProvider>> {
+        let mut pairs = option_pairs("generate_events", args)?;
+        let mut max_per_trigger = None;
+        let mut start_given = false;
+        pairs.retain(|(k, v)| {
+            if k.eq_ignore_ascii_case("start") {
+                start_given = true;
+            }
+            if k.eq_ignore_ascii_case("maxEventsPerTrigger") {
+                max_per_trigger = Some(v.clone());
+                return false;
+            }
+            true
+        });
+        let max_per_trigger = match max_per_trigger {
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    return plan_err!(
+                        "generate_events: 'maxEventsPerTrigger' must be a positive integer, got '{v}'"
+                    );
+                }
+            },
+            None => None,
+        };
+        let (spec, count) =
+            parse_event_options(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        Ok(Arc::new(StreamSourceTable {
+            source: StreamSource::Events {
+                spec,
+                start_given,
+                count,
+                max_per_trigger,
+            },
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventKind;
+
+    fn events(count: Option<u64>, max: Option<u64>) -> StreamSource {
+        StreamSource::Events {
+            spec: EventSpec {
+                kind: EventKind::Listen,
+                rate: 10.0,
+                seed: 0,
+                users: 10,
+                start_ms: 1_000,
+            },
+            start_given: true,
+            count,
+            max_per_trigger: max,
+        }
+    }
+
+    #[test]
+    fn generated_events_are_due_at_their_time() {
+        let source = events(None, None);
+        let Latest::Events(due) = source.latest(999).unwrap() else {
+            panic!()
+        };
+        assert_eq!(due, 0);
+        // Events 0..=10 are due one second in (one every 100 ms).
+        let Latest::Events(due) = source.latest(2_000).unwrap() else {
+            panic!()
+        };
+        assert_eq!(due, 11);
+        let capped = events(Some(5), None);
+        let Latest::Events(due) = capped.latest(2_000).unwrap() else {
+            panic!()
+        };
+        assert_eq!(due, 5);
+    }
+
+    #[test]
+    fn event_batches_continue_where_the_last_ended() {
+        let source = events(Some(100), Some(30));
+        let latest = Latest::Events(100);
+        let first = source.plan_batch(None, &latest, true).unwrap();
+        assert_eq!(
+            (first.input_rows, first.end.as_str()),
+            (30, "{\"events\":30}")
+        );
+        let second = source.plan_batch(Some(&first.end), &latest, true).unwrap();
+        assert_eq!(second.input_rows, 30);
+        assert_eq!(second.end, "{\"events\":60}");
+        assert_eq!(second.lag["events"], 40);
+        // Without the limit (Trigger.Once) the rest comes at once.
+        let rest = source
+            .plan_batch(Some(&second.end), &latest, false)
+            .unwrap();
+        assert_eq!(rest.input_rows, 40);
+        assert!(source.exhausted(Some(&rest.end)).unwrap());
+        let nothing = source.plan_batch(Some(&rest.end), &latest, true).unwrap();
+        assert!(nothing.is_empty());
+        assert!(
+            source
+                .plan_batch(Some("{\"topic\":{}}"), &latest, true)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_query_start_is_the_default_event_time() {
+        let mut source = events(None, None);
+        if let StreamSource::Events { start_given, .. } = &mut source {
+            *start_given = false;
+        }
+        let StreamSource::Events { spec, .. } = source.started_at(50_000) else {
+            panic!()
+        };
+        assert_eq!(spec.start_ms, 50_000);
+    }
+}

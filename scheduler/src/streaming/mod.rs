@@ -1,0 +1,254 @@
+//! Streaming queries: micro-batches from a `STREAM(...)` source into an Iceberg
+//! table, exactly once.
+//!
+//! A query ([`definition`]) belongs to the cluster, not to the client that started
+//! it: the [`StreamingManager`] runs it ([`query`]) in its own session, stores it
+//! under the scheduler's state directory and starts it again after a restart. Each
+//! trigger plans one batch from the offsets the table's last snapshot of the query
+//! recorded and commits it as one snapshot carrying the batch's identity ([`batch`]),
+//! so no other checkpoint exists to go out of step. Status and progress are kept in
+//! Spark's shapes ([`progress`]); [`sql`] starts queries from SQL statements.
+
+pub mod batch;
+pub mod definition;
+pub mod progress;
+pub mod query;
+pub mod sql;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use sparkling_connectors::iceberg::IcebergCatalog;
+
+use crate::cluster::Cluster;
+use crate::error::GatewayError;
+use crate::session::SessionManager;
+use definition::{Desired, QueryStore, StoredQuery};
+pub use definition::{QueryDefinition, TableName, Trigger};
+pub use query::{End, QueryHandle};
+
+/// How long a stopping scheduler waits for its queries' batches to wind down.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+
+/// A query as listed: running now, or ended (in this run of the scheduler or before).
+#[derive(Debug, Clone)]
+pub struct QueryInfo {
+    /// Definition.
+    pub definition: QueryDefinition,
+    /// `ACTIVE`, `STOPPED`, `FINISHED` or `FAILED`.
+    pub state: &'static str,
+    /// The error of a failed query.
+    pub error: Option<String>,
+    /// The handle, when the query ran in this scheduler's lifetime.
+    pub handle: Option<Arc<QueryHandle>>,
+}
+
+/// The cluster's streaming queries.
+#[derive(Clone)]
+pub struct StreamingManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cluster: Cluster,
+    sessions: Arc<SessionManager>,
+    catalog: Option<IcebergCatalog>,
+    store: QueryStore,
+    running: DashMap<String, Arc<QueryHandle>>,
+}
+
+impl StreamingManager {
+    /// A manager keeping its queries under `state_dir` (nowhere if `None`).
+    pub fn new(
+        cluster: Cluster,
+        sessions: Arc<SessionManager>,
+        catalog: Option<IcebergCatalog>,
+        state_dir: Option<&Path>,
+    ) -> Result<Self, GatewayError> {
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cluster,
+                sessions,
+                catalog,
+                store: QueryStore::new(state_dir)?,
+                running: DashMap::new(),
+            }),
+        })
+    }
+
+    /// Starts every stored query that was running when the scheduler stopped.
+    pub fn resume_all(&self) {
+        for stored in self.inner.store.load_all() {
+            if stored.desired == Desired::Active {
+                tracing::info!(
+                    "resuming streaming query {} ({}) into {}",
+                    stored.definition.name,
+                    stored.definition.id,
+                    stored.definition.target
+                );
+                if let Err(e) = self.launch(stored.definition) {
+                    tracing::error!("could not resume a streaming query: {e}");
+                }
+            }
+        }
+    }
+
+    /// Starts a query (stored first, so that it survives a scheduler restart).
+    pub fn start(&self, definition: QueryDefinition) -> Result<Arc<QueryHandle>, GatewayError> {
+        if let Some(running) = self.get(&definition.id)
+            && running.is_active()
+        {
+            return Err(GatewayError::InvalidInput(format!(
+                "streaming query {} ({}) into {} is already running; stop it first",
+                definition.name, definition.id, definition.target
+            )));
+        }
+        self.inner.store.save(&StoredQuery {
+            definition: definition.clone(),
+            desired: Desired::Active,
+        })?;
+        self.launch(definition)
+    }
+
+    fn launch(&self, definition: QueryDefinition) -> Result<Arc<QueryHandle>, GatewayError> {
+        let Some(catalog) = self.inner.catalog.clone() else {
+            return Err(GatewayError::Unsupported(
+                "streaming queries write Iceberg tables: start the scheduler with --catalog".into(),
+            ));
+        };
+        let handle = QueryHandle::new(definition);
+        let env = query::RunEnv {
+            cluster: self.inner.cluster.clone(),
+            session: self.inner.sessions.detached(&handle.run_id),
+            catalog,
+        };
+        self.inner
+            .running
+            .insert(handle.definition.id.clone(), Arc::clone(&handle));
+        let inner = Arc::clone(&self.inner);
+        let task_handle = Arc::clone(&handle);
+        tokio::spawn(async move {
+            let handle = task_handle;
+            let end = query::run(&handle, &env).await;
+            let def = &handle.definition;
+            match &end {
+                End::Failed(e) => {
+                    tracing::error!("streaming query {} ({}) failed: {e}", def.name, def.id)
+                }
+                other => tracing::info!("streaming query {} ({}): {other:?}", def.name, def.id),
+            }
+            // A query stopped by a scheduler shutdown stays active: it resumes when the
+            // scheduler is back.
+            let resumes = end == End::Stopped && !handle.stopped_by_user();
+            if !resumes {
+                let (ended, error) = match &end {
+                    End::Stopped => ("stopped", None),
+                    End::Finished => ("finished", None),
+                    End::Failed(e) => ("failed", Some(e.clone())),
+                };
+                let stored = StoredQuery {
+                    definition: def.clone(),
+                    desired: Desired::Inactive {
+                        ended: ended.to_string(),
+                        error,
+                    },
+                };
+                if let Err(e) = inner.store.save(&stored) {
+                    tracing::error!("recording the end of streaming query {}: {e}", def.id);
+                }
+            }
+            handle.finish(end);
+        });
+        Ok(handle)
+    }
+
+    /// The query with this id that ran in this scheduler's lifetime.
+    pub fn get(&self, id: &str) -> Option<Arc<QueryHandle>> {
+        self.inner.running.get(id).map(|h| Arc::clone(h.value()))
+    }
+
+    /// Every query: those that ran in this scheduler's lifetime, and stored ones.
+    pub fn list(&self) -> Vec<QueryInfo> {
+        let mut out: Vec<QueryInfo> = Vec::new();
+        for stored in self.inner.store.load_all() {
+            if self.inner.running.contains_key(&stored.definition.id) {
+                continue;
+            }
+            let (state, error) = match stored.desired {
+                Desired::Active => ("ACTIVE", None),
+                Desired::Inactive { ended, error } => (
+                    match ended.as_str() {
+                        "finished" => "FINISHED",
+                        "failed" => "FAILED",
+                        _ => "STOPPED",
+                    },
+                    error,
+                ),
+            };
+            out.push(QueryInfo {
+                definition: stored.definition,
+                state,
+                error,
+                handle: None,
+            });
+        }
+        for entry in self.inner.running.iter() {
+            let handle = Arc::clone(entry.value());
+            let (state, error) = match handle.end() {
+                None => ("ACTIVE", None),
+                Some(End::Stopped) => ("STOPPED", None),
+                Some(End::Finished) => ("FINISHED", None),
+                Some(End::Failed(e)) => ("FAILED", Some(e)),
+            };
+            out.push(QueryInfo {
+                definition: handle.definition.clone(),
+                state,
+                error,
+                handle: Some(handle),
+            });
+        }
+        out.sort_by_key(|q| q.definition.created_ms);
+        out
+    }
+
+    /// Stops a query for good and waits until it has ended.
+    pub async fn stop(&self, id: &str) -> Result<(), GatewayError> {
+        match self.get(id) {
+            Some(handle) => {
+                handle.request_stop(true);
+                handle.await_end(None).await;
+                Ok(())
+            }
+            None => match self
+                .inner
+                .store
+                .load_all()
+                .into_iter()
+                .find(|q| q.definition.id == id)
+            {
+                Some(_) => Ok(()),
+                None => Err(GatewayError::InvalidInput(format!(
+                    "no streaming query with id {id}"
+                ))),
+            },
+        }
+    }
+
+    /// Stops every query for a scheduler shutdown; they stay active in the store.
+    pub async fn shutdown(&self) {
+        let handles: Vec<_> = self
+            .inner
+            .running
+            .iter()
+            .map(|e| Arc::clone(e.value()))
+            .collect();
+        for handle in &handles {
+            handle.request_stop(false);
+        }
+        for handle in handles {
+            handle.await_end(Some(SHUTDOWN_WAIT)).await;
+        }
+    }
+}

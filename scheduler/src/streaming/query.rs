@@ -1,0 +1,571 @@
+//! One running streaming query: the trigger loop that plans each micro-batch from the
+//! offsets the last committed snapshot recorded, runs it as a job, commits it, and
+//! reports status and progress.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use datafusion::catalog::TableProvider;
+use iceberg::table::Table;
+use parking_lot::Mutex;
+use sparkling_connectors::iceberg::{IcebergCatalog, IcebergTable};
+use sparkling_connectors::stream_source::{Latest, SourceBatch, StreamSource};
+use tokio::sync::watch;
+
+use super::batch::{
+    CORRUPT_RECORD_COLUMN, batch_properties, bind_batch, conform, last_batch, not_yet_committed,
+    split_dead_letters, stream_source, table_reference,
+};
+use super::definition::{QueryDefinition, TableName, Trigger};
+use super::progress::{
+    Durations, QueryProgress, QueryStatus, RecentProgress, SinkProgress, SourceProgress, rate,
+};
+use crate::cluster::Cluster;
+use crate::error::GatewayError;
+use crate::gateway::plan::plan_sql;
+use crate::lakehouse::commands::TableDefinition;
+use crate::lakehouse::insert::{Append, append};
+use crate::session::Session;
+
+/// How long an idle query waits before asking its source again.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+/// How often a failing step (source unreachable, job lost) is tried before the query
+/// fails.
+const MAX_ATTEMPTS: u32 = 6;
+
+/// How a run of a query ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// Stopped on request.
+    Stopped,
+    /// A bounded trigger read everything, or the source ended.
+    Finished,
+    /// It cannot go on.
+    Failed(String),
+}
+
+#[derive(Debug)]
+struct Shared {
+    status: QueryStatus,
+    progress: RecentProgress,
+    end: Option<End>,
+    last_batch: Option<i64>,
+}
+
+/// A streaming query the scheduler runs.
+#[derive(Debug)]
+pub struct QueryHandle {
+    /// What it runs.
+    pub definition: QueryDefinition,
+    /// This run's id (new on every start, as in Spark).
+    pub run_id: String,
+    shared: Mutex<Shared>,
+    stop: watch::Sender<bool>,
+    user_stop: AtomicBool,
+    ended: watch::Sender<bool>,
+}
+
+impl QueryHandle {
+    pub(crate) fn new(definition: QueryDefinition) -> Arc<Self> {
+        Arc::new(Self {
+            definition,
+            run_id: uuid::Uuid::new_v4().to_string(),
+            shared: Mutex::new(Shared {
+                status: QueryStatus::idle("Initializing sources"),
+                progress: RecentProgress::default(),
+                end: None,
+                last_batch: None,
+            }),
+            stop: watch::channel(false).0,
+            user_stop: AtomicBool::new(false),
+            ended: watch::channel(false).0,
+        })
+    }
+
+    /// Spark's `status`.
+    pub fn status(&self) -> QueryStatus {
+        self.shared.lock().status.clone()
+    }
+
+    /// Whether it still runs.
+    pub fn is_active(&self) -> bool {
+        self.shared.lock().end.is_none()
+    }
+
+    /// How it ended, once it has.
+    pub fn end(&self) -> Option<End> {
+        self.shared.lock().end.clone()
+    }
+
+    /// The error it failed with, if it did.
+    pub fn exception(&self) -> Option<String> {
+        match self.end() {
+            Some(End::Failed(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The last batch committed (by this run or an earlier one).
+    pub fn last_batch(&self) -> Option<i64> {
+        self.shared.lock().last_batch
+    }
+
+    /// Spark's `recentProgress`, oldest first.
+    pub fn recent_progress(&self) -> Vec<QueryProgress> {
+        self.shared.lock().progress.all()
+    }
+
+    /// Spark's `lastProgress`.
+    pub fn last_progress(&self) -> Option<QueryProgress> {
+        self.shared.lock().progress.last().cloned()
+    }
+
+    /// Asks the query to stop; `by_user` marks it stopped for good (else, e.g. on
+    /// scheduler shutdown, it resumes when the scheduler starts again).
+    pub fn request_stop(&self, by_user: bool) {
+        if by_user {
+            self.user_stop.store(true, Ordering::SeqCst);
+        }
+        self.stop.send_replace(true);
+    }
+
+    /// Whether a user stopped it.
+    pub fn stopped_by_user(&self) -> bool {
+        self.user_stop.load(Ordering::SeqCst)
+    }
+
+    /// Waits until it has ended, at most `timeout` (`None`: no limit); whether it has.
+    pub async fn await_end(&self, timeout: Option<Duration>) -> bool {
+        let mut ended = self.ended.subscribe();
+        let wait = ended.wait_for(|e| *e);
+        match timeout {
+            Some(t) => matches!(tokio::time::timeout(t, wait).await, Ok(Ok(_))),
+            None => wait.await.is_ok(),
+        }
+    }
+
+    pub(crate) fn finish(&self, end: End) {
+        {
+            let mut shared = self.shared.lock();
+            shared.status = QueryStatus::idle(match &end {
+                End::Stopped => "Stopped",
+                End::Finished => "Finished",
+                End::Failed(_) => "Terminated with exception",
+            });
+            shared.end = Some(end);
+        }
+        self.ended.send_replace(true);
+    }
+
+    fn set_status(&self, message: &str, data: bool, active: bool) {
+        self.shared.lock().status = QueryStatus {
+            message: message.to_string(),
+            is_data_available: data,
+            is_trigger_active: active,
+        };
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Sleeps `d`, or less if the query is asked to stop.
+    async fn pause(&self, d: Duration) {
+        let mut stop = self.stop.subscribe();
+        let _ = tokio::time::timeout(d, stop.wait_for(|s| *s)).await;
+    }
+}
+
+/// What a query runs with.
+#[derive(Clone)]
+pub struct RunEnv {
+    /// The cluster.
+    pub cluster: Cluster,
+    /// The query's own session.
+    pub session: Arc<Session>,
+    /// The catalog of its tables.
+    pub catalog: IcebergCatalog,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn timestamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Errors worth trying again: lost executors, an unreachable broker or catalog.
+fn retryable(e: &GatewayError) -> bool {
+    !matches!(
+        e,
+        GatewayError::InvalidInput(_) | GatewayError::Unsupported(_) | GatewayError::Cancelled(_)
+    )
+}
+
+async fn load_table(catalog: &IcebergCatalog, name: &TableName) -> Result<Table, GatewayError> {
+    catalog
+        .load(&name.namespace, &name.name)
+        .await?
+        .ok_or_else(|| GatewayError::InvalidInput(format!("table {name} does not exist")))
+}
+
+async fn latest(source: &StreamSource) -> Result<Latest, GatewayError> {
+    let source = source.clone();
+    tokio::task::spawn_blocking(move || source.latest(now_ms()))
+        .await
+        .map_err(|e| GatewayError::Internal(format!("asking a source for its offsets: {e}")))?
+        .map_err(|e| GatewayError::Unavailable(e.strip_backtrace()))
+}
+
+/// What one committed batch did.
+struct Committed {
+    rows: u64,
+    dead_letters: u64,
+}
+
+/// Runs `handle`'s query until it is stopped, finishes or fails.
+pub async fn run(handle: &QueryHandle, env: &RunEnv) -> End {
+    match run_loop(handle, env).await {
+        Ok(end) => end,
+        // A batch cut short by a stop is not a failure.
+        Err(_) if handle.stopping() => End::Stopped,
+        Err(e) => End::Failed(e.to_string()),
+    }
+}
+
+async fn run_loop(handle: &QueryHandle, env: &RunEnv) -> Result<End, GatewayError> {
+    let def = &handle.definition;
+    let plan = plan_sql(&env.session, &def.query).await?;
+    let source = stream_source(&plan)?.started_at(def.created_ms);
+    if let Some(dead_letter) = &def.dead_letter {
+        ensure_dead_letter_table(env, dead_letter, &plan).await?;
+    }
+    // Resume where the last committed batch ended.
+    let target = retry(handle, "loading the table", || {
+        load_table(&env.catalog, &def.target)
+    })
+    .await?;
+    let resumed = last_batch(&target, &def.id);
+    let mut next_batch = resumed.as_ref().map_or(0, |(b, _)| b + 1);
+    let mut committed = resumed.map(|(_, offsets)| offsets);
+    handle.shared.lock().last_batch = next_batch.checked_sub(1).filter(|b| *b >= 0);
+    if let Some(offsets) = &committed {
+        tracing::info!(
+            "streaming query {} ({}) resumes at batch {next_batch} from {offsets}",
+            def.name,
+            def.id
+        );
+    }
+    // Available-now reads up to where the source stands at the start.
+    let bound = match def.trigger {
+        Trigger::AvailableNow => {
+            Some(retry(handle, "asking the source", || latest(&source)).await?)
+        }
+        _ => None,
+    };
+    let mut last_trigger: Option<Instant> = None;
+    loop {
+        if handle.stopping() {
+            return Ok(End::Stopped);
+        }
+        let started = Instant::now();
+        let started_ms = now_ms();
+        handle.set_status("Getting offsets from source", false, true);
+        let latest = match &bound {
+            Some(b) => b.clone(),
+            None => retry(handle, "asking the source", || latest(&source)).await?,
+        };
+        let latest_ms = started.elapsed().as_millis() as u64;
+        let batch =
+            source.plan_batch(committed.as_deref(), &latest, def.trigger != Trigger::Once)?;
+        if batch.is_empty() {
+            if def.trigger.is_bounded() || source.exhausted(committed.as_deref())? {
+                return Ok(End::Finished);
+            }
+            handle.set_status("Waiting for data to arrive", false, false);
+            let wait = match def.trigger {
+                Trigger::ProcessingTime { interval_ms } => {
+                    Duration::from_millis(interval_ms).max(IDLE_POLL)
+                }
+                _ => IDLE_POLL,
+            };
+            handle.pause(wait.saturating_sub(started.elapsed())).await;
+            continue;
+        }
+        handle.set_status("Processing new data", true, true);
+        let planning = Instant::now();
+        let outcome = retry(handle, "running the batch", || {
+            run_batch(env, def, &batch, next_batch, handle.stop.subscribe())
+        })
+        .await?;
+        let add_batch_ms = planning.elapsed().as_millis() as u64;
+        let total_ms = started.elapsed().as_millis() as u64;
+        let since_last = last_trigger.map_or(total_ms, |t| t.elapsed().as_millis() as u64);
+        last_trigger = Some(started);
+        let progress = progress(
+            handle,
+            &source,
+            &batch,
+            next_batch,
+            &outcome,
+            started_ms,
+            Durations {
+                latest_offset: latest_ms,
+                query_planning: 0,
+                add_batch: add_batch_ms,
+                trigger_execution: total_ms,
+            },
+            since_last,
+        );
+        {
+            let mut shared = handle.shared.lock();
+            shared.progress.push(progress);
+            shared.last_batch = Some(next_batch);
+        }
+        committed = Some(batch.end.clone());
+        next_batch += 1;
+        if def.trigger == Trigger::Once {
+            return Ok(End::Finished);
+        }
+        handle.set_status("Waiting for next trigger", false, false);
+        if let Trigger::ProcessingTime { interval_ms } = def.trigger {
+            let interval = Duration::from_millis(interval_ms);
+            handle
+                .pause(interval.saturating_sub(started.elapsed()))
+                .await;
+        }
+    }
+}
+
+/// Runs `step` until it succeeds, fails for good, or failed [`MAX_ATTEMPTS`] times.
+async fn retry<T, F, Fut>(handle: &QueryHandle, what: &str, mut step: F) -> Result<T, GatewayError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, GatewayError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match step().await {
+            Ok(v) => return Ok(v),
+            Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS && !handle.stopping() => {
+                let wait = Duration::from_millis(500 << attempt.min(5));
+                tracing::warn!(
+                    "streaming query {} ({}): {what} failed (attempt {attempt}), trying again in \
+                     {} ms: {e}",
+                    handle.definition.name,
+                    handle.definition.id,
+                    wait.as_millis()
+                );
+                handle.set_status(&format!("Retrying after: {e}"), false, false);
+                handle.pause(wait).await;
+                attempt += 1;
+            }
+            Err(e) if handle.stopping() => {
+                return Err(GatewayError::Cancelled(format!(
+                    "stopped while {what}: {e}"
+                )));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Plans, runs and commits batch `batch_id`; a table that already holds it (an
+/// earlier attempt committed before failing to report it) is not written again.
+async fn run_batch(
+    env: &RunEnv,
+    def: &QueryDefinition,
+    batch: &SourceBatch,
+    batch_id: i64,
+    stop: watch::Receiver<bool>,
+) -> Result<Committed, GatewayError> {
+    let plan = plan_sql(&env.session, &def.query).await?;
+    let plan = bind_batch(plan, Arc::clone(&batch.table))?;
+    let properties = batch_properties(&def.id, batch_id, &batch.end);
+    let (rows, dead) = match &def.dead_letter {
+        Some(table) => {
+            let (good, bad) = split_dead_letters(plan)?;
+            (good, Some((table, bad)))
+        }
+        None => (plan, None),
+    };
+    let mut dead_letters = 0;
+    // Dead letters first: the target's snapshot is what marks the batch done.
+    if let Some((table, bad)) = dead {
+        dead_letters =
+            append_batch(env, def, table, bad, &properties, batch_id, stop.clone()).await?;
+    }
+    let rows = append_batch(env, def, &def.target, rows, &properties, batch_id, stop).await?;
+    Ok(Committed { rows, dead_letters })
+}
+
+async fn append_batch(
+    env: &RunEnv,
+    def: &QueryDefinition,
+    name: &TableName,
+    plan: datafusion::logical_expr::LogicalPlan,
+    properties: &std::collections::HashMap<String, String>,
+    batch_id: i64,
+    stop: watch::Receiver<bool>,
+) -> Result<u64, GatewayError> {
+    let table = load_table(&env.catalog, name).await?;
+    if last_batch(&table, &def.id).is_some_and(|(last, _)| last >= batch_id) {
+        return Ok(0);
+    }
+    let target = IcebergTable::new(table, None)?;
+    let input = conform(plan, target.schema().as_ref(), name)?;
+    append(
+        &env.cluster,
+        &env.session,
+        &env.catalog,
+        Append {
+            table_name: table_reference(name),
+            input: Arc::new(input),
+            target,
+            properties: properties.clone(),
+            precondition: Some(not_yet_committed(&def.id, batch_id)),
+        },
+        stop,
+        |job| tracing::debug!("streaming query {} batch {batch_id}: job {job}", def.id),
+    )
+    .await
+}
+
+/// Creates the dead-letter table (the query's columns, `_corrupt_record` included)
+/// if it does not exist.
+async fn ensure_dead_letter_table(
+    env: &RunEnv,
+    table: &TableName,
+    plan: &datafusion::logical_expr::LogicalPlan,
+) -> Result<(), GatewayError> {
+    let schema = plan.schema().as_arrow().clone();
+    if schema.field_with_name(CORRUPT_RECORD_COLUMN).is_err() {
+        // split_dead_letters explains the problem.
+        split_dead_letters(plan.clone())?;
+    }
+    if env
+        .catalog
+        .load(&table.namespace, &table.name)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let nullable = arrow::datatypes::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    );
+    let created = TableDefinition {
+        namespace: table.namespace.clone(),
+        name: table.name.clone(),
+        schema: nullable,
+        partitioned_by: Vec::new(),
+        properties: Default::default(),
+        location: None,
+    }
+    .create(&env.catalog)
+    .await;
+    match created {
+        Ok(_) => Ok(()),
+        // Created meanwhile by another query.
+        Err(_)
+            if env
+                .catalog
+                .load(&table.namespace, &table.name)
+                .await?
+                .is_some() =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn progress(
+    handle: &QueryHandle,
+    source: &StreamSource,
+    batch: &SourceBatch,
+    batch_id: i64,
+    outcome: &Committed,
+    started_ms: i64,
+    durations: Durations,
+    since_last_ms: u64,
+) -> QueryProgress {
+    let def = &handle.definition;
+    let input_rate = rate(batch.input_rows, since_last_ms);
+    let processed_rate = rate(batch.input_rows, durations.trigger_execution);
+    let mut metrics: std::collections::BTreeMap<String, String> = batch
+        .lag
+        .iter()
+        .map(|(k, v)| (format!("lag.{k}"), v.to_string()))
+        .collect();
+    metrics.insert(
+        "totalLag".to_string(),
+        batch.lag.values().sum::<i64>().to_string(),
+    );
+    QueryProgress {
+        id: def.id.clone(),
+        run_id: handle.run_id.clone(),
+        name: def.name.clone(),
+        timestamp: timestamp(started_ms),
+        batch_id,
+        num_input_rows: batch.input_rows,
+        input_rows_per_second: input_rate,
+        processed_rows_per_second: processed_rate,
+        num_dead_letter_rows: outcome.dead_letters,
+        duration_ms: durations,
+        sources: vec![SourceProgress {
+            description: source.description(),
+            start_offset: batch.start.clone(),
+            end_offset: batch.end.clone(),
+            latest_offset: batch.latest.clone(),
+            num_input_rows: batch.input_rows,
+            input_rows_per_second: input_rate,
+            processed_rows_per_second: processed_rate,
+            metrics,
+        }],
+        sink: SinkProgress {
+            description: format!("IcebergTable[{}]", def.target),
+            num_output_rows: outcome.rows,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_iso_8601_utc() {
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(timestamp(1_767_225_600_123), "2026-01-01T00:00:00.123Z");
+        assert_eq!(timestamp(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

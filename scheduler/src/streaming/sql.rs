@@ -1,0 +1,400 @@
+//! Streaming queries from SQL: `CREATE [OR REFRESH] STREAMING TABLE ... AS SELECT ...
+//! FROM STREAM(...)`, `INSERT INTO t SELECT ... FROM STREAM(...)` and `SHOW STREAMS`.
+//!
+//! The session's settings choose the trigger (`spark.sparkling.streaming.trigger`),
+//! the query name and the dead-letter table. With a bounded trigger (available-now,
+//! once) the statement returns when the query has finished, and fails if it failed;
+//! otherwise it returns once the query runs.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use iceberg::{Catalog, NamespaceIdent};
+
+use super::batch::{CORRUPT_RECORD_COLUMN, stream_source};
+use super::definition::{
+    DEAD_LETTER_CONF, QUERY_NAME_CONF, QueryDefinition, TRIGGER_CONF, TableName, Trigger, query_id,
+};
+use super::{End, QueryHandle, StreamingManager};
+use crate::error::GatewayError;
+use crate::gateway::plan::{is_command, plan_sql};
+use crate::lakehouse::commands::{TableDefinition, table_name_parts};
+use crate::lakehouse::ddl::{CreateTable, Statement};
+use crate::session::Session;
+
+/// Whether the streaming manager runs `statement`.
+pub fn is_streaming(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::CreateStreamingTable { .. }
+            | Statement::InsertStream { .. }
+            | Statement::ShowStreams
+    )
+}
+
+/// Runs a streaming statement.
+pub async fn run(
+    manager: &StreamingManager,
+    session: &Session,
+    statement: &Statement,
+) -> Result<SendableRecordBatchStream, GatewayError> {
+    match statement {
+        Statement::CreateStreamingTable { table, or_refresh } => {
+            create_streaming_table(manager, session, table, *or_refresh).await
+        }
+        Statement::InsertStream { table, query } => {
+            let (namespace, name) = table_name_parts(table)?;
+            let target = TableName { namespace, name };
+            let catalog = catalog(session)?;
+            if catalog
+                .load(&target.namespace, &target.name)
+                .await?
+                .is_none()
+            {
+                return Err(GatewayError::InvalidInput(format!(
+                    "table {target} does not exist (CREATE STREAMING TABLE creates it from the \
+                     query)"
+                )));
+            }
+            check_query(session, query).await?;
+            let request = StartRequest::from_session(session, target, query.clone())?;
+            start_and_wait(manager, request).await
+        }
+        Statement::ShowStreams => Ok(show_streams(manager)),
+        _ => Err(GatewayError::Internal(
+            "not a streaming statement".to_string(),
+        )),
+    }
+}
+
+fn catalog(
+    session: &Session,
+) -> Result<&sparkling_connectors::iceberg::IcebergCatalog, GatewayError> {
+    session.iceberg.as_ref().ok_or_else(|| {
+        GatewayError::Unsupported(
+            "streaming queries write Iceberg tables: start the scheduler with --catalog".into(),
+        )
+    })
+}
+
+/// Plans `query` once to check it: a query reading one `STREAM(...)` source.
+pub async fn check_query(
+    session: &Session,
+    query: &str,
+) -> Result<datafusion::logical_expr::LogicalPlan, GatewayError> {
+    let plan = plan_sql(session, query).await?;
+    if is_command(&plan) {
+        return Err(GatewayError::InvalidInput(format!(
+            "a streaming table is defined by a query, got: {query}"
+        )));
+    }
+    stream_source(&plan)?;
+    Ok(plan)
+}
+
+async fn create_streaming_table(
+    manager: &StreamingManager,
+    session: &Session,
+    create: &CreateTable,
+    or_refresh: bool,
+) -> Result<SendableRecordBatchStream, GatewayError> {
+    if let Some(using) = &create.using
+        && !using.eq_ignore_ascii_case("iceberg")
+    {
+        return Err(GatewayError::Unsupported(format!(
+            "streaming tables are Iceberg tables; USING {using} is not supported"
+        )));
+    }
+    if create.columns.is_some() {
+        return Err(GatewayError::InvalidInput(
+            "CREATE STREAMING TABLE takes its columns from the query; do not list them".into(),
+        ));
+    }
+    let query = create
+        .query
+        .clone()
+        .ok_or_else(|| GatewayError::InvalidInput("CREATE STREAMING TABLE needs AS".into()))?;
+    let (namespace, name) = table_name_parts(&create.name)?;
+    let target = TableName { namespace, name };
+    let plan = check_query(session, &query).await?;
+    let exists = catalog(session)?
+        .load(&target.namespace, &target.name)
+        .await?
+        .is_some();
+    if exists && !or_refresh && !create.if_not_exists {
+        return Err(GatewayError::InvalidInput(format!(
+            "table {target} already exists (CREATE OR REFRESH STREAMING TABLE resumes its stream)"
+        )));
+    }
+    let request = StartRequest::from_session(session, target, query)?;
+    if !exists {
+        create_target(
+            session,
+            &request,
+            &plan,
+            TableDefinition {
+                namespace: request.target.namespace.clone(),
+                name: request.target.name.clone(),
+                schema: Schema::empty(),
+                partitioned_by: create.partitioned_by.clone(),
+                properties: create.properties.clone().into_iter().collect(),
+                location: create.location.clone(),
+            },
+        )
+        .await?;
+    }
+    start_and_wait(manager, request).await
+}
+
+/// A streaming query to start.
+pub struct StartRequest {
+    /// The table it appends to.
+    pub target: TableName,
+    /// Its query (SQL reading one `STREAM(...)`).
+    pub query: String,
+    /// Its trigger.
+    pub trigger: Trigger,
+    /// Its name (default: the table's).
+    pub name: String,
+    /// Where rows with a `_corrupt_record` go.
+    pub dead_letter: Option<TableName>,
+}
+
+/// `ns.table` or `table` as a table name.
+pub fn parse_table_name(text: &str) -> Result<TableName, GatewayError> {
+    let parts: Vec<String> = text.split('.').map(|p| p.trim().to_string()).collect();
+    let (namespace, name) = table_name_parts(&parts)?;
+    Ok(TableName { namespace, name })
+}
+
+impl StartRequest {
+    /// A request with the session's streaming settings.
+    pub fn from_session(
+        session: &Session,
+        target: TableName,
+        query: String,
+    ) -> Result<Self, GatewayError> {
+        let trigger = session
+            .get_conf(TRIGGER_CONF)
+            .map(|t| Trigger::parse(&t))
+            .transpose()?
+            .unwrap_or_default();
+        let name = session
+            .get_conf(QUERY_NAME_CONF)
+            .unwrap_or_else(|| target.name.clone());
+        let dead_letter = session
+            .get_conf(DEAD_LETTER_CONF)
+            .map(|t| parse_table_name(&t))
+            .transpose()?;
+        Ok(Self {
+            target,
+            query,
+            trigger,
+            name,
+            dead_letter,
+        })
+    }
+}
+
+/// Creates the table a streaming query writes, with the query's columns (except
+/// `_corrupt_record` when dead letters go elsewhere). `definition` gives everything
+/// but the schema.
+pub async fn create_target(
+    session: &Session,
+    request: &StartRequest,
+    plan: &datafusion::logical_expr::LogicalPlan,
+    definition: TableDefinition,
+) -> Result<(), GatewayError> {
+    let catalog = catalog(session)?;
+    if !catalog
+        .client()
+        .namespace_exists(&NamespaceIdent::new(definition.namespace.clone()))
+        .await
+        .map_err(|e| GatewayError::Internal(format!("Iceberg catalog: {e}")))?
+    {
+        return Err(GatewayError::InvalidInput(format!(
+            "namespace {} does not exist (create it with CREATE NAMESPACE {})",
+            definition.namespace, definition.namespace
+        )));
+    }
+    let schema = plan.schema().as_arrow();
+    let schema = Schema::new(
+        schema
+            .fields()
+            .iter()
+            .filter(|f| request.dead_letter.is_none() || f.name() != CORRUPT_RECORD_COLUMN)
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    TableDefinition {
+        schema,
+        ..definition
+    }
+    .create(catalog)
+    .await?;
+    Ok(())
+}
+
+/// Starts a query.
+pub fn start_query(
+    manager: &StreamingManager,
+    request: StartRequest,
+) -> Result<Arc<QueryHandle>, GatewayError> {
+    let StartRequest {
+        target,
+        query,
+        trigger,
+        name,
+        dead_letter,
+    } = request;
+    let id = query_id(&target, &name);
+    // A query defined again keeps its first start (generated events are timed from it).
+    let created_ms = manager
+        .list()
+        .into_iter()
+        .find(|q| q.definition.id == id)
+        .map(|q| q.definition.created_ms)
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64)
+        });
+    manager.start(QueryDefinition {
+        id,
+        name,
+        target,
+        query,
+        trigger,
+        dead_letter,
+        created_ms,
+    })
+}
+
+/// Starts the query; with a bounded trigger, waits for it to finish.
+async fn start_and_wait(
+    manager: &StreamingManager,
+    request: StartRequest,
+) -> Result<SendableRecordBatchStream, GatewayError> {
+    let bounded = request.trigger.is_bounded();
+    let handle = start_query(manager, request)?;
+    if bounded {
+        handle.await_end(None).await;
+        if let Some(End::Failed(e)) = handle.end() {
+            return Err(GatewayError::JobFailed(format!(
+                "streaming query {} failed: {e}",
+                handle.definition.name
+            )));
+        }
+    }
+    Ok(started_result(&handle))
+}
+
+fn one_batch(schema: Arc<Schema>, columns: Vec<ArrayRef>) -> SendableRecordBatchStream {
+    let batch =
+        RecordBatch::try_new(Arc::clone(&schema), columns).expect("columns match their schema");
+    Box::pin(RecordBatchStreamAdapter::new(
+        schema,
+        futures::stream::iter([Ok(batch)]),
+    ))
+}
+
+fn started_result(handle: &QueryHandle) -> SendableRecordBatchStream {
+    let def = &handle.definition;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("query_id", DataType::Utf8, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("table", DataType::Utf8, false),
+        Field::new("trigger", DataType::Utf8, false),
+        Field::new("state", DataType::Utf8, false),
+        Field::new("last_batch", DataType::Int64, true),
+    ]));
+    let state = match handle.end() {
+        None => "ACTIVE",
+        Some(End::Finished) => "FINISHED",
+        Some(End::Stopped) => "STOPPED",
+        Some(End::Failed(_)) => "FAILED",
+    };
+    one_batch(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec![def.id.clone()])),
+            Arc::new(StringArray::from(vec![def.name.clone()])),
+            Arc::new(StringArray::from(vec![def.target.to_string()])),
+            Arc::new(StringArray::from(vec![def.trigger.to_string()])),
+            Arc::new(StringArray::from(vec![state])),
+            Arc::new(Int64Array::from(vec![handle.last_batch()])),
+        ],
+    )
+}
+
+/// `SHOW STREAMS`.
+fn show_streams(manager: &StreamingManager) -> SendableRecordBatchStream {
+    let queries = manager.list();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("query_id", DataType::Utf8, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("table", DataType::Utf8, false),
+        Field::new("trigger", DataType::Utf8, false),
+        Field::new("state", DataType::Utf8, false),
+        Field::new("last_batch", DataType::Int64, true),
+        Field::new("input_rows", DataType::Int64, true),
+        Field::new("processed_rows_per_second", DataType::Utf8, true),
+        Field::new("total_lag", DataType::Utf8, true),
+        Field::new("error", DataType::Utf8, true),
+    ]));
+    let progress: Vec<_> = queries
+        .iter()
+        .map(|q| q.handle.as_ref().and_then(|h| h.last_progress()))
+        .collect();
+    let text = |f: &dyn Fn(&super::QueryInfo) -> String| -> ArrayRef {
+        Arc::new(StringArray::from(queries.iter().map(f).collect::<Vec<_>>()))
+    };
+    one_batch(
+        Arc::clone(&schema),
+        vec![
+            text(&|q| q.definition.id.clone()),
+            text(&|q| q.definition.name.clone()),
+            text(&|q| q.definition.target.to_string()),
+            text(&|q| q.definition.trigger.to_string()),
+            text(&|q| q.state.to_string()),
+            Arc::new(Int64Array::from(
+                queries
+                    .iter()
+                    .map(|q| q.handle.as_ref().and_then(|h| h.last_batch()))
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                progress
+                    .iter()
+                    .map(|p| p.as_ref().map(|p| p.num_input_rows as i64))
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                progress
+                    .iter()
+                    .map(|p| {
+                        p.as_ref()
+                            .map(|p| format!("{:.1}", p.processed_rows_per_second))
+                    })
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                progress
+                    .iter()
+                    .map(|p| {
+                        p.as_ref()
+                            .and_then(|p| p.sources.first())
+                            .and_then(|s| s.metrics.get("totalLag").cloned())
+                    })
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                queries.iter().map(|q| q.error.clone()).collect::<Vec<_>>(),
+            )),
+        ],
+    )
+}
