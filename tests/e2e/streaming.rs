@@ -31,21 +31,25 @@ async fn streaming_cluster(catalog: &CatalogProcess, state: &std::path::Path) ->
     .await
 }
 
-/// `SELECT count(*) FROM table`, or `None` while the gateway does not answer.
-async fn count(cluster: &TestCluster, table: &str) -> Option<i64> {
-    let spark = SparkSession::connect(&cluster.url()).await.ok()?;
+/// `SELECT count(*) FROM table`, or why it could not be counted (the gateway is
+/// restarting, the table is not there yet).
+async fn count(cluster: &TestCluster, table: &str) -> Result<i64, String> {
+    let spark = SparkSession::connect(&cluster.url())
+        .await
+        .map_err(|e| e.to_string())?;
     let result = spark
         .run_sql(&format!("SELECT count(*) FROM {table}"))
         .await
-        .ok()?;
-    Some(first_int64(&result.batches, 0))
+        .map_err(|e| e.to_string())?;
+    Ok(first_int64(&result.batches, 0))
 }
 
 /// Waits until `table` holds at least `rows` rows; fails with the logs after `limit`.
 async fn wait_for_rows(cluster: &TestCluster, table: &str, rows: i64, limit: Duration) -> i64 {
     let deadline = Instant::now() + limit;
     loop {
-        if let Some(n) = count(cluster, table).await
+        let counted = count(cluster, table).await;
+        if let Ok(n) = counted
             && n >= rows
         {
             return n;
@@ -56,9 +60,8 @@ async fn wait_for_rows(cluster: &TestCluster, table: &str, rows: i64, limit: Dur
                 Err(e) => e.to_string(),
             };
             panic!(
-                "{table} did not reach {rows} rows within {limit:?} (has {:?}); streams: \
+                "{table} did not reach {rows} rows within {limit:?} ({counted:?}); streams: \
                  {streams}\n{}",
-                count(cluster, table).await,
                 cluster.logs()
             );
         }
@@ -125,10 +128,10 @@ async fn a_kafka_stream_lands_exactly_once_through_scheduler_and_executor_kills(
         &format!(
             "CREATE STREAMING TABLE bronze.listens PARTITIONED BY (level) AS \
              SELECT e.ts AS ts, e.\"userId\" AS user_id, e.song AS song, e.level AS level, \
-                    partition AS kafka_partition, offset AS kafka_offset \
+                    partition AS kafka_partition, \"offset\" AS kafka_offset \
              FROM (SELECT from_json(CAST(value AS STRING), \
                                     'ts BIGINT, `userId` BIGINT, song STRING, level STRING') AS e, \
-                          partition, offset \
+                          partition, \"offset\" \
                    FROM STREAM(read_kafka(bootstrapServers => '{bootstrap}', subscribe => '{topic}', \
                                           startingOffsets => 'earliest', \
                                           maxOffsetsPerTrigger => 3000)))"
@@ -151,12 +154,14 @@ async fn a_kafka_stream_lands_exactly_once_through_scheduler_and_executor_kills(
     for round in 0..3 {
         seen = wait_for_rows(&cluster, table, seen + 1, Duration::from_secs(120)).await;
         tokio::time::sleep(Duration::from_millis(150 * round)).await;
+        eprintln!("killing the scheduler with {seen}+ rows in {table}");
         cluster.kill_scheduler();
         cluster.start_scheduler_again();
         cluster.wait_for_executors(2).await;
     }
     // And an executor, mid-stream; a replacement joins.
     seen = wait_for_rows(&cluster, table, seen + 1, Duration::from_secs(120)).await;
+    eprintln!("killing an executor with {seen}+ rows in {table}");
     let mut victim = cluster.executors.remove(0);
     victim.child.kill().unwrap();
     victim.child.wait().unwrap();
@@ -238,7 +243,7 @@ async fn available_now_twice_reads_each_event_once() {
     let spark = cluster.session().await;
     let define = format!(
         "CREATE OR REFRESH STREAMING TABLE numbers AS \
-         SELECT from_json(CAST(value AS STRING), 'id BIGINT')['id'] AS id, partition, offset \
+         SELECT from_json(CAST(value AS STRING), 'id BIGINT')['id'] AS id, partition, \"offset\" \
          FROM STREAM(read_kafka(bootstrapServers => '{bootstrap}', subscribe => '{topic}', \
                                 startingOffsets => 'earliest', maxOffsetsPerTrigger => 120))"
     );

@@ -92,7 +92,9 @@ pub fn watermarks(options: &KafkaOptions) -> Result<Vec<Watermarks>> {
     let mut config = consumer_config(&options.client);
     config
         .set("fetch.wait.max.ms", "10")
-        .set("queued.max.messages.kbytes", "1024");
+        .set("queued.max.messages.kbytes", "1024")
+        // Streaming queries ask often; reaching an end is not news here.
+        .set("enable.partition.eof", "false");
     let consumer: BaseConsumer = config.create().map_err(kafka_error(format!(
         "cannot create a Kafka client for {servers}"
     )))?;
@@ -183,7 +185,13 @@ fn fetched_ends(
     let mut assignment = rdkafka::TopicPartitionList::new();
     for w in partitions.iter() {
         assignment
-            .add_partition_offset(&w.topic, w.partition, rdkafka::Offset::Offset(w.low))
+            // Near the end: the response carries the high watermark either way, and
+            // little data comes with it.
+            .add_partition_offset(
+                &w.topic,
+                w.partition,
+                rdkafka::Offset::Offset(w.low.max(w.high - 1)),
+            )
             .map_err(kafka_error(format!(
                 "cannot assign {}-{}",
                 w.topic, w.partition

@@ -186,7 +186,8 @@ pub async fn sql_plan(
             if !set.variable.starts_with("datafusion.")
                 && !set.variable.starts_with("ballista.") =>
         {
-            session.set_conf(&set.variable, &set.value)?;
+            let key = crate::streaming::definition::canonical_conf_key(&set.variable);
+            session.set_conf(key, &set.value)?;
             Ok(LogicalPlanBuilder::empty(false).build()?)
         }
         LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => Ok(session

@@ -20,6 +20,14 @@ pub const QUERY_NAME_CONF: &str = "spark.sparkling.streaming.queryName";
 /// Session setting naming the table that receives records `from_json` could not parse.
 pub const DEAD_LETTER_CONF: &str = "spark.sparkling.streaming.deadLetterTable";
 
+/// The spelling of a streaming setting whose name SQL's `SET` lower-cased.
+pub fn canonical_conf_key(key: &str) -> &str {
+    [TRIGGER_CONF, QUERY_NAME_CONF, DEAD_LETTER_CONF]
+        .into_iter()
+        .find(|k| k.eq_ignore_ascii_case(key))
+        .unwrap_or(key)
+}
+
 /// When a streaming query runs its micro-batches (Spark's `Trigger`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
