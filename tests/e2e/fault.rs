@@ -9,13 +9,20 @@ use sparkling_benches::tpch::{normalize, query};
 
 use crate::cluster::{TestCluster, reference_answer, register_tpch};
 
-/// TPC-H at scale factor 1 (the acceptance criterion's size), generated once.
+/// TPC-H at scale factor 1 (the acceptance criterion's size), generated once: tests
+/// that need it concurrently wait for one generator (two would delete each other's
+/// files).
 pub async fn tpch_sf1() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tpch-sf1");
-    sparkling_benches::tpch::data::generate_parquet(&dir, 1.0, 4)
-        .await
-        .expect("generate TPC-H SF1");
-    dir
+    static DIR: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+    DIR.get_or_init(|| async {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tpch-sf1");
+        sparkling_benches::tpch::data::generate_parquet(&dir, 1.0, 4)
+            .await
+            .expect("generate TPC-H SF1");
+        dir
+    })
+    .await
+    .clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

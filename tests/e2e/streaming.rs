@@ -448,18 +448,26 @@ async fn generated_events_stream_without_a_broker() {
     let (dir, catalog) = scratch_catalog();
     let cluster = streaming_cluster(&catalog, &dir.path().join("state")).await;
     let spark = cluster.session().await;
-    let args = "kind => 'listen', rate => 1000, count => 5000, seed => 7, start => 0, \
-                maxEventsPerTrigger => 2000";
+    // One event every 20 s from 2026-01-01: 5000 events span two days, all in the past.
+    let args = "kind => 'listen', rate => 0.05, count => 5000, seed => 7, \
+                start => 1767225600000, maxEventsPerTrigger => 2000";
     sql(
         &spark,
         &cluster,
         "SET spark.sparkling.streaming.trigger = 'availableNow'",
     )
     .await;
+    // The bronze layer of the streamify seed: an event id hashed from its fields, and
+    // a date to partition by.
     sql(
         &spark,
         &cluster,
-        &format!("CREATE STREAMING TABLE listens AS SELECT * FROM STREAM(generate_events({args}))"),
+        &format!(
+            "CREATE STREAMING TABLE listens PARTITIONED BY (event_date) AS \
+             SELECT sha2(concat_ws('|', \"userId\", \"sessionId\", ts), 256) AS event_id, \
+                    to_date(from_unixtime(ts / 1000)) AS event_date, * \
+             FROM STREAM(generate_events({args}))"
+        ),
     )
     .await;
     let summary = "count(*), sum(\"userId\"), count(DISTINCT ts)";
@@ -475,6 +483,14 @@ async fn generated_events_stream_without_a_broker() {
         assert_eq!(first_int64(&streamed, column), first_int64(&direct, column));
     }
     assert_eq!(first_int64(&streamed, 0), 5000);
+    let derived = sql(
+        &spark,
+        &cluster,
+        "SELECT count(DISTINCT event_id), count(DISTINCT event_date) FROM listens",
+    )
+    .await;
+    assert_eq!(first_int64(&derived, 0), 5000);
+    assert_eq!(first_int64(&derived, 1), 2);
     let snapshots = sql(
         &spark,
         &cluster,
@@ -546,4 +562,15 @@ async fn streaming_mistakes_get_clear_errors() {
         .unwrap()
         .clone();
     assert!(!error.is_null(0) && error.value(0).contains("narrow"));
+    // The command line shows the same.
+    let out = Command::new(binary())
+        .args(["streams", "--remote", &cluster.url()])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{listing}");
+    assert!(
+        listing.contains("default.narrow") && listing.contains("FAILED"),
+        "{listing}"
+    );
 }
