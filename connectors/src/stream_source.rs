@@ -22,7 +22,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use serde::{Deserialize, Serialize};
 
 use crate::events::{EventSpec, EventsTable, event_schema, parse_event_options};
-use crate::kafka::micro_batch::{SourceOffsets, plan_micro_batch};
+use crate::kafka::micro_batch::{SourceOffsets, plan_micro_batch, ranges_between};
 use crate::kafka::offsets::{Watermarks, watermarks};
 use crate::kafka::records::record_schema;
 use crate::kafka::{KafkaOptions, KafkaTable};
@@ -63,8 +63,11 @@ pub enum Latest {
 pub struct SourceBatch {
     /// The rows of the batch, as a bounded table.
     pub table: Arc<dyn TableProvider>,
-    /// Where the batch starts (JSON; `None` before the first batch).
-    pub start: Option<String>,
+    /// Where the batch starts (JSON).
+    pub start: String,
+    /// Whether it is the query's first batch (which is committed even when empty, to
+    /// pin where the query started).
+    pub first: bool,
     /// Where the batch ends: the position to commit with it (JSON).
     pub end: String,
     /// Where the source stood when the batch was planned (JSON).
@@ -76,9 +79,9 @@ pub struct SourceBatch {
 }
 
 impl SourceBatch {
-    /// Whether the batch holds nothing new.
+    /// Whether the batch holds nothing new (and need not run).
     pub fn is_empty(&self) -> bool {
-        self.input_rows == 0 && self.start.as_deref() == Some(self.end.as_str())
+        !self.first && self.input_rows == 0 && self.start == self.end
     }
 }
 
@@ -110,6 +113,56 @@ impl StreamSource {
             spec.start_ms = started_ms;
         }
         self
+    }
+
+    /// The source of a query resuming from `committed`: generated events keep the
+    /// start time the query's first run gave them (it travels in the offsets).
+    pub fn resumed_from(mut self, committed: Option<&str>) -> Self {
+        if let Self::Events {
+            spec, start_given, ..
+        } = &mut self
+            && !*start_given
+            && let Some(start) = committed.and_then(events_start)
+        {
+            spec.start_ms = start;
+        }
+        self
+    }
+
+    /// The batch from `start` to `end` again (one committed to another table first).
+    pub fn replay(&self, start: &str, end: &str) -> Result<SourceBatch> {
+        match self {
+            Self::Kafka(options) => {
+                let from = SourceOffsets::from_json(start)?;
+                let to = SourceOffsets::from_json(end)?;
+                let ranges = ranges_between(&from, &to);
+                Ok(SourceBatch {
+                    input_rows: ranges.iter().map(|r| r.len() as u64).sum(),
+                    table: Arc::new(KafkaTable::with_ranges(options.clone(), ranges)),
+                    start: start.to_string(),
+                    first: false,
+                    end: end.to_string(),
+                    latest: end.to_string(),
+                    lag: BTreeMap::new(),
+                })
+            }
+            Self::Events { spec, .. } => {
+                let (from, to) = (events_position(start)?, events_position(end)?);
+                Ok(SourceBatch {
+                    table: Arc::new(EventsTable {
+                        spec: *spec,
+                        from,
+                        to: to.max(from),
+                    }),
+                    start: start.to_string(),
+                    first: false,
+                    end: end.to_string(),
+                    latest: end.to_string(),
+                    input_rows: to.saturating_sub(from),
+                    lag: BTreeMap::new(),
+                })
+            }
+        }
     }
 
     /// Where the source stands at `now_ms` (asks the brokers for Kafka; blocks).
@@ -174,7 +227,8 @@ impl StreamSource {
                 }
                 Ok(SourceBatch {
                     table: Arc::new(KafkaTable::with_ranges(options.clone(), batch.ranges)),
-                    start: committed.map(|c| c.to_json()),
+                    start: batch.start.to_json(),
+                    first: committed.is_none(),
                     end: batch.end.to_json(),
                     latest: latest_offsets.to_json(),
                     input_rows,
@@ -202,9 +256,10 @@ impl StreamSource {
                         from,
                         to,
                     }),
-                    start: committed.map(str::to_string),
-                    end: events_json(to),
-                    latest: events_json(*due),
+                    start: events_json(from, spec.start_ms),
+                    first: committed.is_none(),
+                    end: events_json(to, spec.start_ms),
+                    latest: events_json(*due, spec.start_ms),
                     input_rows: to - from,
                     lag: BTreeMap::from([("events".to_string(), due.saturating_sub(to) as i64)]),
                 })
@@ -214,8 +269,16 @@ impl StreamSource {
     }
 }
 
-fn events_json(n: u64) -> String {
-    format!("{{\"events\":{n}}}")
+/// `{"events":N,"start":MS}`: the next event, and when event 0 was due.
+fn events_json(n: u64, start_ms: i64) -> String {
+    format!("{{\"events\":{n},\"start\":{start_ms}}}")
+}
+
+fn events_start(json: &str) -> Option<i64> {
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()?
+        .get("start")?
+        .as_i64()
 }
 
 fn events_position(json: &str) -> Result<u64> {
@@ -371,11 +434,14 @@ mod tests {
         let first = source.plan_batch(None, &latest, true).unwrap();
         assert_eq!(
             (first.input_rows, first.end.as_str()),
-            (30, "{\"events\":30}")
+            (30, "{\"events\":30,\"start\":1000}")
         );
         let second = source.plan_batch(Some(&first.end), &latest, true).unwrap();
         assert_eq!(second.input_rows, 30);
-        assert_eq!(second.end, "{\"events\":60}");
+        assert_eq!(second.end, "{\"events\":60,\"start\":1000}");
+        let again = source.replay(&second.start, &second.end).unwrap();
+        assert_eq!(again.input_rows, 30);
+        assert_eq!(again.end, second.end);
         assert_eq!(second.lag["events"], 40);
         // Without the limit (Trigger.Once) the rest comes at once.
         let rest = source
@@ -398,7 +464,16 @@ mod tests {
         if let StreamSource::Events { start_given, .. } = &mut source {
             *start_given = false;
         }
-        let StreamSource::Events { spec, .. } = source.started_at(50_000) else {
+        let started = source.started_at(50_000);
+        let StreamSource::Events { spec, .. } = &started else {
+            panic!()
+        };
+        assert_eq!(spec.start_ms, 50_000);
+        // A later run resumes with the first run's start, whenever it was defined.
+        let resumed = started
+            .started_at(90_000)
+            .resumed_from(Some("{\"events\":7,\"start\":50000}"));
+        let StreamSource::Events { spec, .. } = resumed else {
             panic!()
         };
         assert_eq!(spec.start_ms, 50_000);

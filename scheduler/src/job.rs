@@ -220,12 +220,10 @@ async fn run_attempt(
                 None => cluster.job_status(&job_id).await?,
             },
             _ = poll.tick() => cluster.job_status(&job_id).await?,
-            changed = interrupted.changed() => {
-                if changed.is_err() || *interrupted.borrow() {
-                    drop(guard);
-                    return Err(GatewayError::Cancelled(format!("operation interrupted; job {job_id} cancelled")).into());
-                }
-                None
+            // Also when the interrupt came before this wait began (or its sender is gone).
+            _ = async { let _ = interrupted.wait_for(|v| *v).await; } => {
+                drop(guard);
+                return Err(GatewayError::Cancelled(format!("operation interrupted; job {job_id} cancelled")).into());
             }
         };
         let lost = lost_executors(cluster, &executors).await;

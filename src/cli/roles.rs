@@ -33,7 +33,7 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
         auth_token: args.auth_token,
         catalog_uri: args.catalog.clone(),
         catalog_token: args.catalog_token,
-        state_dir: args.state_dir,
+        state_dir: args.state_dir.clone(),
     })
     .await?;
     println!("sparkling scheduler ready");
@@ -47,6 +47,13 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
     );
     if let Some(catalog) = &args.catalog {
         println!("  Iceberg REST catalog (spark_catalog)  {catalog}");
+    }
+    match &args.state_dir {
+        Some(dir) => println!("  state (streaming queries)             {}", dir.display()),
+        None => println!(
+            "  state                                 none (--state-dir keeps streaming queries \
+             across restarts)"
+        ),
     }
     shutdown_signal().await;
     eprintln!("stopping");
@@ -146,6 +153,12 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         ..Default::default()
     })
     .await?;
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| {
+        args.catalog_db
+            .parent()
+            .unwrap_or_else(|| std::path::Path::new("."))
+            .join("scheduler")
+    });
     let running = start(SchedulerOptions {
         bind: args.bind,
         port: args.port,
@@ -154,12 +167,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         auth_token: args.auth_token.clone(),
         catalog_uri: Some(catalog.uri()),
         catalog_token: args.auth_token,
-        state_dir: Some(args.state_dir.clone().unwrap_or_else(|| {
-            args.catalog_db
-                .parent()
-                .unwrap_or_else(|| std::path::Path::new("."))
-                .join("scheduler")
-        })),
+        state_dir: Some(state_dir.clone()),
     })
     .await?;
     let slots = args
@@ -209,6 +217,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     println!("  Iceberg REST   {}", catalog.uri());
     println!("  warehouse      {}", catalog.warehouse);
     println!("  work dir       {}", work_root.display());
+    println!("  state          {}", state_dir.display());
     println!("press Ctrl-C to stop");
     shutdown_signal().await;
     eprintln!("stopping");

@@ -69,6 +69,8 @@ impl SourceOffsets {
 pub struct MicroBatch {
     /// Non-empty ranges to read.
     pub ranges: Vec<OffsetRange>,
+    /// Where each partition stands before the batch.
+    pub start: SourceOffsets,
     /// Where each partition stands after the batch.
     pub end: SourceOffsets,
 }
@@ -126,6 +128,10 @@ pub fn plan_micro_batch(
         begin.push((w, from));
     }
     let waiting: i64 = begin.iter().map(|(w, from)| w.high - from).sum();
+    let mut start = committed.cloned().unwrap_or_default();
+    for (w, from) in &begin {
+        start.set(&w.topic, w.partition, *from);
+    }
     let mut end = committed.cloned().unwrap_or_default();
     let mut ranges = Vec::new();
     for (w, from) in begin {
@@ -155,7 +161,26 @@ pub fn plan_micro_batch(
             });
         }
     }
-    Ok(MicroBatch { ranges, end })
+    Ok(MicroBatch { ranges, start, end })
+}
+
+/// The ranges from `start` to `end` (a batch committed elsewhere, read again).
+pub fn ranges_between(start: &SourceOffsets, end: &SourceOffsets) -> Vec<OffsetRange> {
+    let mut ranges = Vec::new();
+    for (topic, partitions) in &end.0 {
+        for (&partition, &to) in partitions {
+            let from = start.get(topic, partition).unwrap_or(to);
+            if to > from {
+                ranges.push(OffsetRange {
+                    topic: topic.clone(),
+                    partition,
+                    start: from,
+                    end: to,
+                });
+            }
+        }
+    }
+    ranges
 }
 
 #[cfg(test)]
@@ -210,6 +235,12 @@ mod tests {
             .map(|r| (r.partition, r.start, r.end))
             .collect();
         assert_eq!(got, vec![(0, 80, 100), (2, 0, 30)]);
+        assert_eq!(
+            batch.start,
+            offsets(&[("t", 0, 80), ("t", 1, 50), ("t", 2, 0)])
+        );
+        // The same batch, read again from its recorded start and end.
+        assert_eq!(ranges_between(&batch.start, &batch.end), batch.ranges);
         assert_eq!(
             batch.end,
             offsets(&[("t", 0, 100), ("t", 1, 50), ("t", 2, 30)])

@@ -107,7 +107,13 @@ pub async fn execute_plan(
     let mut plan = plan;
     if let Some(command) = crate::lakehouse::commands::LakehouseCommand::of(&plan) {
         if crate::streaming::sql::is_streaming(&command.statement) {
-            let stream = crate::streaming::sql::run(streams, session, &command.statement).await?;
+            let stream = crate::streaming::sql::run(
+                streams,
+                session,
+                &command.statement,
+                interrupted.clone(),
+            )
+            .await?;
             return Ok(stop_on_interrupt(stream, interrupted));
         }
         let ran = crate::lakehouse::commands::run(

@@ -181,10 +181,11 @@ impl Gateway {
                 self.write_stream_start(session, start, out).await
             }
             command::CommandType::StreamingQueryCommand(query) => {
-                self.streaming_query_command(query, out).await
+                self.streaming_query_command(query, out, interrupted).await
             }
             command::CommandType::StreamingQueryManagerCommand(manager) => {
-                self.streaming_manager_command(manager, out).await
+                self.streaming_manager_command(manager, out, interrupted)
+                    .await
             }
             other => {
                 let name = format!("{other:?}");

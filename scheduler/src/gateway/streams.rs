@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use sparkling_proto::spark::streaming_query_command::Command as QueryCommand;
 use sparkling_proto::spark::streaming_query_command_result::{
     AwaitTerminationResult, ExceptionResult, RecentProgressResult, ResultType as QueryResult,
@@ -208,11 +210,48 @@ impl Gateway {
         &self,
         command: StreamingQueryCommand,
         out: &Responder,
+        interrupted: &watch::Receiver<bool>,
     ) -> Result<Result<(), GatewayError>, Disconnected> {
         let handle = match self.query(command.query_id.as_ref()) {
             Ok(h) => h,
             Err(e) => return Ok(Err(e)),
         };
+        // A handle on an earlier run: that run has ended; it must not act on this one.
+        let asked_run = command
+            .query_id
+            .as_ref()
+            .map(|id| id.run_id.as_str())
+            .unwrap_or_default();
+        if !asked_run.is_empty() && asked_run != handle.run_id {
+            let result = match command.command {
+                Some(QueryCommand::AwaitTermination(_)) => {
+                    QueryResult::AwaitTermination(AwaitTerminationResult { terminated: true })
+                }
+                Some(QueryCommand::Status(_)) => QueryResult::Status(StatusResult {
+                    status_message: "Stopped".into(),
+                    is_data_available: false,
+                    is_trigger_active: false,
+                    is_active: false,
+                }),
+                _ => {
+                    return Ok(Err(GatewayError::InvalidInput(format!(
+                        "run {asked_run} of streaming query {} has ended (run {} is the \
+                         current one; get it with spark.streams.get)",
+                        handle.definition.id, handle.run_id
+                    ))));
+                }
+            };
+            out.send(out.response(
+                execute_plan_response::ResponseType::StreamingQueryCommandResult(
+                    StreamingQueryCommandResult {
+                        query_id: command.query_id.clone(),
+                        result_type: Some(result),
+                    },
+                ),
+            ))
+            .await?;
+            return Ok(Ok(()));
+        }
         let result = match command.command {
             Some(QueryCommand::Status(_)) => {
                 let status = handle.status();
@@ -285,7 +324,13 @@ impl Gateway {
                 let timeout = wait
                     .timeout_ms
                     .map(|ms| Duration::from_millis(ms.max(0) as u64));
-                let terminated = handle.await_end(timeout).await;
+                let mut interrupted = interrupted.clone();
+                let terminated = tokio::select! {
+                    ended = handle.await_end(timeout) => ended,
+                    _ = async { let _ = interrupted.wait_for(|v| *v).await; } => {
+                        return Ok(Err(GatewayError::Cancelled("awaitTermination interrupted".into())));
+                    }
+                };
                 QueryResult::AwaitTermination(AwaitTerminationResult { terminated })
             }
             None => {
@@ -311,6 +356,7 @@ impl Gateway {
         &self,
         command: StreamingQueryManagerCommand,
         out: &Responder,
+        interrupted: &watch::Receiver<bool>,
     ) -> Result<Result<(), GatewayError>, Disconnected> {
         let instance = |h: &QueryHandle| StreamingQueryInstance {
             id: Some(instance_id(h)),
@@ -339,21 +385,22 @@ impl Gateway {
                     tokio::time::Instant::now() + Duration::from_millis(ms.max(0) as u64)
                 });
                 let terminated = loop {
-                    let all = self.streams.list();
-                    if all
-                        .iter()
-                        .any(|q| q.handle.as_ref().is_some_and(|h| !h.is_active()))
-                    {
+                    if self.streams.any_terminated() {
                         break true;
                     }
-                    if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                    if deadline.is_some_and(|d| tokio::time::Instant::now() >= d)
+                        || *interrupted.borrow()
+                    {
                         break false;
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 };
                 ManagerResult::AwaitAnyTermination(AwaitAnyTerminationResult { terminated })
             }
-            Some(ManagerCommand::ResetTerminated(_)) => ManagerResult::ResetTerminated(true),
+            Some(ManagerCommand::ResetTerminated(_)) => {
+                self.streams.reset_terminated();
+                ManagerResult::ResetTerminated(true)
+            }
             Some(_) => {
                 return Ok(Err(GatewayError::Unsupported(
                     "streaming query listeners are not supported".into(),

@@ -26,47 +26,90 @@ pub const QUERY_ID_PROPERTY: &str = "sparkling.query-id";
 pub const BATCH_ID_PROPERTY: &str = "sparkling.batch-id";
 /// Snapshot summary key: where the source stands after the batch (JSON).
 pub const OFFSETS_PROPERTY: &str = "sparkling.offsets";
+/// Snapshot summary key: where the batch started (JSON).
+pub const START_OFFSETS_PROPERTY: &str = "sparkling.start-offsets";
+/// Snapshot summary key: the uuid of the query's target table (so that the
+/// dead-letter table's batches are told apart from those of an earlier table of the
+/// same name).
+pub const TARGET_PROPERTY: &str = "sparkling.target";
 
 /// The column of rows `from_json` could not parse (Spark's default name).
 pub const CORRUPT_RECORD_COLUMN: &str = "_corrupt_record";
 
-/// The last batch `query_id` committed to `table`, and the offsets it ended at.
-pub fn last_batch(table: &Table, query_id: &str) -> Option<(i64, String)> {
+/// A batch as a snapshot recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRecord {
+    /// Batch id.
+    pub id: i64,
+    /// Where it started, if recorded.
+    pub start: Option<String>,
+    /// Where it ended.
+    pub end: String,
+}
+
+/// The last batch `query_id` writing to the table `target` committed to `table`.
+pub fn last_batch(table: &Table, query_id: &str, target: &str) -> Option<BatchRecord> {
     table
         .metadata()
         .snapshots()
         .filter_map(|s| {
             let p = &s.summary().additional_properties;
-            if p.get(QUERY_ID_PROPERTY)? != query_id {
+            if p.get(QUERY_ID_PROPERTY)? != query_id
+                || p.get(TARGET_PROPERTY).is_some_and(|t| t != target)
+            {
                 return None;
             }
-            let batch = p.get(BATCH_ID_PROPERTY)?.parse::<i64>().ok()?;
-            Some((batch, p.get(OFFSETS_PROPERTY)?.clone()))
+            Some(BatchRecord {
+                id: p.get(BATCH_ID_PROPERTY)?.parse::<i64>().ok()?,
+                start: p.get(START_OFFSETS_PROPERTY).cloned(),
+                end: p.get(OFFSETS_PROPERTY)?.clone(),
+            })
         })
-        .max_by_key(|(batch, _)| *batch)
+        .max_by_key(|b| b.id)
 }
 
-/// The snapshot properties of batch `batch_id` ending at `offsets`.
-pub fn batch_properties(query_id: &str, batch_id: i64, offsets: &str) -> HashMap<String, String> {
-    HashMap::from([
-        (QUERY_ID_PROPERTY.to_string(), query_id.to_string()),
-        (BATCH_ID_PROPERTY.to_string(), batch_id.to_string()),
-        (OFFSETS_PROPERTY.to_string(), offsets.to_string()),
-    ])
+/// The identity of a batch, as snapshot properties.
+pub struct BatchIdentity<'a> {
+    /// Query id.
+    pub query_id: &'a str,
+    /// Uuid of the query's target table.
+    pub target: &'a str,
+    /// Batch id.
+    pub batch_id: i64,
+    /// Where the batch starts.
+    pub start: &'a str,
+    /// Where it ends.
+    pub end: &'a str,
+}
+
+impl BatchIdentity<'_> {
+    /// The snapshot properties of the batch.
+    pub fn properties(&self) -> HashMap<String, String> {
+        HashMap::from([
+            (QUERY_ID_PROPERTY.to_string(), self.query_id.to_string()),
+            (TARGET_PROPERTY.to_string(), self.target.to_string()),
+            (BATCH_ID_PROPERTY.to_string(), self.batch_id.to_string()),
+            (START_OFFSETS_PROPERTY.to_string(), self.start.to_string()),
+            (OFFSETS_PROPERTY.to_string(), self.end.to_string()),
+        ])
+    }
 }
 
 /// Refuses a commit when the table already holds this batch (or a later one) of the
 /// query: another run of it got there first.
-pub fn not_yet_committed(query_id: &str, batch_id: i64) -> Precondition {
-    let query_id = query_id.to_string();
-    Box::new(move |table: &Table| match last_batch(table, &query_id) {
-        Some((last, _)) if last >= batch_id => Err(format!(
-            "batch {batch_id} of streaming query {query_id} is already in {} (batch {last} was \
+pub fn not_yet_committed(query_id: &str, target: &str, batch_id: i64) -> Precondition {
+    let (query_id, target) = (query_id.to_string(), target.to_string());
+    Box::new(
+        move |table: &Table| match last_batch(table, &query_id, &target) {
+            Some(last) if last.id >= batch_id => Err(format!(
+                "batch {batch_id} of streaming query {query_id} is already in {} (batch {} was \
              committed by another run of the query)",
-            table.identifier()
-        )),
-        _ => Ok(()),
-    })
+                table.identifier(),
+                last.id
+            )),
+            _ => Ok(()),
+        },
+    )
 }
 
 fn stream_table(scan: &TableScan) -> Option<StreamSourceTable> {

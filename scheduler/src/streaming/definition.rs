@@ -107,12 +107,14 @@ fn parse_interval(text: &str) -> Option<Duration> {
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: f64 = number.parse().ok().filter(|n: &f64| n.is_finite())?;
-    let unit_ms = match unit.trim().trim_end_matches('s') {
+    let unit = unit.trim();
+    let unit_ms = match unit {
         "" if number == 0.0 => 1.0,
-        "m" | "millisecond" | "milli" => 1.0,
-        "" | "second" | "sec" => 1000.0,
-        "minute" | "min" => 60_000.0,
-        "h" | "hour" => 3_600_000.0,
+        "ms" | "msec" | "msecs" | "milli" | "millis" | "millisecond" | "milliseconds" => 1.0,
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1000.0,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60_000.0,
+        "h" | "hour" | "hours" => 3_600_000.0,
+        "d" | "day" | "days" => 86_400_000.0,
         _ => return None,
     };
     let ms = number * unit_ms;
@@ -297,6 +299,8 @@ mod tests {
         );
         assert_eq!(Trigger::parse("500 ms").unwrap(), every(500));
         assert_eq!(Trigger::parse("2s").unwrap(), every(2_000));
+        assert_eq!(Trigger::parse("5m").unwrap(), every(300_000));
+        assert_eq!(Trigger::parse("1 day").unwrap(), every(86_400_000));
         assert_eq!(Trigger::parse("0").unwrap(), every(0));
         for bad in ["sometimes", "processingTime=-1 s", "10 parsecs", ""] {
             assert!(Trigger::parse(bad).is_err(), "{bad}");

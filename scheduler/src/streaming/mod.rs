@@ -57,6 +57,8 @@ struct Inner {
     catalog: Option<IcebergCatalog>,
     store: QueryStore,
     running: DashMap<String, Arc<QueryHandle>>,
+    /// Ids of queries that ended since the last reset.
+    terminated: parking_lot::Mutex<Vec<String>>,
 }
 
 impl StreamingManager {
@@ -74,6 +76,7 @@ impl StreamingManager {
                 catalog,
                 store: QueryStore::new(state_dir)?,
                 running: DashMap::new(),
+                terminated: Default::default(),
             }),
         })
     }
@@ -88,7 +91,7 @@ impl StreamingManager {
                     stored.definition.id,
                     stored.definition.target
                 );
-                if let Err(e) = self.launch(stored.definition) {
+                if let Err(e) = self.launch(stored.definition, false) {
                     tracing::error!("could not resume a streaming query: {e}");
                 }
             }
@@ -97,41 +100,58 @@ impl StreamingManager {
 
     /// Starts a query (stored first, so that it survives a scheduler restart).
     pub fn start(&self, definition: QueryDefinition) -> Result<Arc<QueryHandle>, GatewayError> {
-        if let Some(running) = self.get(&definition.id)
-            && running.is_active()
-        {
-            return Err(GatewayError::InvalidInput(format!(
-                "streaming query {} ({}) into {} is already running; stop it first",
-                definition.name, definition.id, definition.target
-            )));
-        }
-        self.inner.store.save(&StoredQuery {
-            definition: definition.clone(),
-            desired: Desired::Active,
-        })?;
-        self.launch(definition)
+        self.launch(definition, true)
     }
 
-    fn launch(&self, definition: QueryDefinition) -> Result<Arc<QueryHandle>, GatewayError> {
+    /// Runs a query (storing it first if `store`); one run per query id at a time.
+    fn launch(
+        &self,
+        definition: QueryDefinition,
+        store: bool,
+    ) -> Result<Arc<QueryHandle>, GatewayError> {
         let Some(catalog) = self.inner.catalog.clone() else {
             return Err(GatewayError::Unsupported(
                 "streaming queries write Iceberg tables: start the scheduler with --catalog".into(),
             ));
         };
-        let handle = QueryHandle::new(definition);
+        let handle = {
+            use dashmap::mapref::entry::Entry;
+            let entry = self.inner.running.entry(definition.id.clone());
+            if let Entry::Occupied(running) = &entry
+                && running.get().is_active()
+            {
+                return Err(GatewayError::InvalidInput(format!(
+                    "streaming query {} ({}) into {} is already running; stop it first",
+                    definition.name, definition.id, definition.target
+                )));
+            }
+            if store {
+                self.inner.store.save(&StoredQuery {
+                    definition: definition.clone(),
+                    desired: Desired::Active,
+                })?;
+            }
+            let handle = QueryHandle::new(definition);
+            entry.insert(Arc::clone(&handle));
+            handle
+        };
         let env = query::RunEnv {
             cluster: self.inner.cluster.clone(),
             session: self.inner.sessions.detached(&handle.run_id),
             catalog,
         };
-        self.inner
-            .running
-            .insert(handle.definition.id.clone(), Arc::clone(&handle));
         let inner = Arc::clone(&self.inner);
         let task_handle = Arc::clone(&handle);
         tokio::spawn(async move {
             let handle = task_handle;
-            let end = query::run(&handle, &env).await;
+            // A panic in the query ends it as failed instead of leaving it "active".
+            let run = {
+                let handle = Arc::clone(&handle);
+                tokio::spawn(async move { query::run(&handle, &env).await })
+            };
+            let end = run
+                .await
+                .unwrap_or_else(|e| End::Failed(format!("the query's task failed: {e}")));
             let def = &handle.definition;
             match &end {
                 End::Failed(e) => {
@@ -160,8 +180,20 @@ impl StreamingManager {
                 }
             }
             handle.finish(end);
+            inner.terminated.lock().push(handle.definition.id.clone());
         });
         Ok(handle)
+    }
+
+    /// Whether a query ended since the last [`StreamingManager::reset_terminated`]
+    /// (Spark's `awaitAnyTermination`).
+    pub fn any_terminated(&self) -> bool {
+        !self.inner.terminated.lock().is_empty()
+    }
+
+    /// Forgets the queries that ended (Spark's `resetTerminated`).
+    pub fn reset_terminated(&self) {
+        self.inner.terminated.lock().clear();
     }
 
     /// The query with this id that ran in this scheduler's lifetime.

@@ -14,7 +14,7 @@ use sparkling_connectors::stream_source::{Latest, SourceBatch, StreamSource};
 use tokio::sync::watch;
 
 use super::batch::{
-    CORRUPT_RECORD_COLUMN, batch_properties, bind_batch, conform, last_batch, not_yet_committed,
+    BatchIdentity, CORRUPT_RECORD_COLUMN, bind_batch, conform, last_batch, not_yet_committed,
     split_dead_letters, stream_source, table_reference,
 };
 use super::definition::{QueryDefinition, TableName, Trigger};
@@ -244,6 +244,8 @@ async fn latest(source: &StreamSource) -> Result<Latest, GatewayError> {
 struct Committed {
     rows: u64,
     dead_letters: u64,
+    /// Where the batch in the table ends (another run's, if it got there first).
+    end: String,
 }
 
 /// Runs `handle`'s query until it is stopped, finishes or fails.
@@ -258,19 +260,28 @@ pub async fn run(handle: &QueryHandle, env: &RunEnv) -> End {
 
 async fn run_loop(handle: &QueryHandle, env: &RunEnv) -> Result<End, GatewayError> {
     let def = &handle.definition;
-    let plan = plan_sql(&env.session, &def.query).await?;
-    let source = stream_source(&plan)?.started_at(def.created_ms);
+    let plan = retry(handle, "planning the query", || {
+        plan_sql(&env.session, &def.query)
+    })
+    .await?;
     if let Some(dead_letter) = &def.dead_letter {
-        ensure_dead_letter_table(env, dead_letter, &plan).await?;
+        retry(handle, "creating the dead-letter table", || {
+            ensure_dead_letter_table(env, dead_letter, &plan)
+        })
+        .await?;
     }
     // Resume where the last committed batch ended.
     let target = retry(handle, "loading the table", || {
         load_table(&env.catalog, &def.target)
     })
     .await?;
-    let resumed = last_batch(&target, &def.id);
-    let mut next_batch = resumed.as_ref().map_or(0, |(b, _)| b + 1);
-    let mut committed = resumed.map(|(_, offsets)| offsets);
+    let target_uuid = target.metadata().uuid().to_string();
+    let resumed = last_batch(&target, &def.id, &target_uuid);
+    let mut next_batch = resumed.as_ref().map_or(0, |b| b.id + 1);
+    let mut committed = resumed.map(|b| b.end);
+    let source = stream_source(&plan)?
+        .started_at(def.created_ms)
+        .resumed_from(committed.as_deref());
     handle.shared.lock().last_batch = next_batch.checked_sub(1).filter(|b| *b >= 0);
     if let Some(offsets) = &committed {
         tracing::info!(
@@ -278,6 +289,21 @@ async fn run_loop(handle: &QueryHandle, env: &RunEnv) -> Result<End, GatewayErro
             def.name,
             def.id
         );
+    }
+    // A batch the dead-letter table got but the target did not (the scheduler went
+    // down between the two commits) runs again over exactly its offsets.
+    let mut replay = None;
+    if let Some(dead_letter) = &def.dead_letter {
+        let table = retry(handle, "loading the dead-letter table", || {
+            load_table(&env.catalog, dead_letter)
+        })
+        .await?;
+        if let Some(record) = last_batch(&table, &def.id, &target_uuid)
+            && record.id == next_batch
+            && let Some(start) = &record.start
+        {
+            replay = Some(source.replay(start, &record.end)?);
+        }
     }
     // Available-now reads up to where the source stands at the start.
     let bound = match def.trigger {
@@ -294,13 +320,17 @@ async fn run_loop(handle: &QueryHandle, env: &RunEnv) -> Result<End, GatewayErro
         let started = Instant::now();
         let started_ms = now_ms();
         handle.set_status("Getting offsets from source", false, true);
-        let latest = match &bound {
-            Some(b) => b.clone(),
-            None => retry(handle, "asking the source", || latest(&source)).await?,
+        let batch = match replay.take() {
+            Some(batch) => batch,
+            None => {
+                let latest = match &bound {
+                    Some(b) => b.clone(),
+                    None => retry(handle, "asking the source", || latest(&source)).await?,
+                };
+                source.plan_batch(committed.as_deref(), &latest, def.trigger != Trigger::Once)?
+            }
         };
         let latest_ms = started.elapsed().as_millis() as u64;
-        let batch =
-            source.plan_batch(committed.as_deref(), &latest, def.trigger != Trigger::Once)?;
         if batch.is_empty() {
             if def.trigger.is_bounded() || source.exhausted(committed.as_deref())? {
                 return Ok(End::Finished);
@@ -318,7 +348,14 @@ async fn run_loop(handle: &QueryHandle, env: &RunEnv) -> Result<End, GatewayErro
         handle.set_status("Processing new data", true, true);
         let planning = Instant::now();
         let outcome = retry(handle, "running the batch", || {
-            run_batch(env, def, &batch, next_batch, handle.stop.subscribe())
+            run_batch(
+                env,
+                def,
+                &target_uuid,
+                &batch,
+                next_batch,
+                handle.stop.subscribe(),
+            )
         })
         .await?;
         let add_batch_ms = planning.elapsed().as_millis() as u64;
@@ -345,7 +382,7 @@ async fn run_loop(handle: &QueryHandle, env: &RunEnv) -> Result<End, GatewayErro
             shared.progress.push(progress);
             shared.last_batch = Some(next_batch);
         }
-        committed = Some(batch.end.clone());
+        committed = Some(outcome.end.clone());
         next_batch += 1;
         if def.trigger == Trigger::Once {
             return Ok(End::Finished);
@@ -394,17 +431,25 @@ where
 }
 
 /// Plans, runs and commits batch `batch_id`; a table that already holds it (an
-/// earlier attempt committed before failing to report it) is not written again.
+/// earlier attempt committed before failing to report it, or another run of the
+/// query) is not written again.
 async fn run_batch(
     env: &RunEnv,
     def: &QueryDefinition,
+    target_uuid: &str,
     batch: &SourceBatch,
     batch_id: i64,
     stop: watch::Receiver<bool>,
 ) -> Result<Committed, GatewayError> {
     let plan = plan_sql(&env.session, &def.query).await?;
     let plan = bind_batch(plan, Arc::clone(&batch.table))?;
-    let properties = batch_properties(&def.id, batch_id, &batch.end);
+    let identity = BatchIdentity {
+        query_id: &def.id,
+        target: target_uuid,
+        batch_id,
+        start: &batch.start,
+        end: &batch.end,
+    };
     let (rows, dead) = match &def.dead_letter {
         Some(table) => {
             let (good, bad) = split_dead_letters(plan)?;
@@ -414,30 +459,52 @@ async fn run_batch(
     };
     let mut dead_letters = 0;
     // Dead letters first: the target's snapshot is what marks the batch done.
-    if let Some((table, bad)) = dead {
-        dead_letters =
-            append_batch(env, def, table, bad, &properties, batch_id, stop.clone()).await?;
+    if let Some((table, bad)) = dead
+        && let Appended::Rows(n) = append_batch(env, table, bad, &identity, stop.clone()).await?
+    {
+        dead_letters = n;
     }
-    let rows = append_batch(env, def, &def.target, rows, &properties, batch_id, stop).await?;
-    Ok(Committed { rows, dead_letters })
+    Ok(
+        match append_batch(env, &def.target, rows, &identity, stop).await? {
+            Appended::Rows(rows) => Committed {
+                rows,
+                dead_letters,
+                end: batch.end.clone(),
+            },
+            Appended::AlreadyThere(end) => Committed {
+                rows: 0,
+                dead_letters,
+                end,
+            },
+        },
+    )
+}
+
+/// What an append did.
+enum Appended {
+    /// Committed this many rows.
+    Rows(u64),
+    /// The table holds the batch already; it ended there.
+    AlreadyThere(String),
 }
 
 async fn append_batch(
     env: &RunEnv,
-    def: &QueryDefinition,
     name: &TableName,
     plan: datafusion::logical_expr::LogicalPlan,
-    properties: &std::collections::HashMap<String, String>,
-    batch_id: i64,
+    identity: &BatchIdentity<'_>,
     stop: watch::Receiver<bool>,
-) -> Result<u64, GatewayError> {
+) -> Result<Appended, GatewayError> {
     let table = load_table(&env.catalog, name).await?;
-    if last_batch(&table, &def.id).is_some_and(|(last, _)| last >= batch_id) {
-        return Ok(0);
+    if let Some(last) = last_batch(&table, identity.query_id, identity.target)
+        && last.id >= identity.batch_id
+    {
+        return Ok(Appended::AlreadyThere(last.end));
     }
     let target = IcebergTable::new(table, None)?;
     let input = conform(plan, target.schema().as_ref(), name)?;
-    append(
+    let batch_id = identity.batch_id;
+    let rows = append(
         &env.cluster,
         &env.session,
         &env.catalog,
@@ -445,13 +512,23 @@ async fn append_batch(
             table_name: table_reference(name),
             input: Arc::new(input),
             target,
-            properties: properties.clone(),
-            precondition: Some(not_yet_committed(&def.id, batch_id)),
+            properties: identity.properties(),
+            precondition: Some(not_yet_committed(
+                identity.query_id,
+                identity.target,
+                batch_id,
+            )),
         },
         stop,
-        |job| tracing::debug!("streaming query {} batch {batch_id}: job {job}", def.id),
+        |job| {
+            tracing::debug!(
+                "streaming query {} batch {batch_id}: job {job}",
+                identity.query_id
+            )
+        },
     )
-    .await
+    .await?;
+    Ok(Appended::Rows(rows))
 }
 
 /// Creates the dead-letter table (the query's columns, `_corrupt_record` included)
@@ -543,7 +620,7 @@ fn progress(
         duration_ms: durations,
         sources: vec![SourceProgress {
             description: source.description(),
-            start_offset: batch.start.clone(),
+            start_offset: Some(batch.start.clone()),
             end_offset: batch.end.clone(),
             latest_offset: batch.latest.clone(),
             num_input_rows: batch.input_rows,

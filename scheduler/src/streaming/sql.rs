@@ -14,6 +14,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use iceberg::{Catalog, NamespaceIdent};
+use tokio::sync::watch;
 
 use super::batch::{CORRUPT_RECORD_COLUMN, stream_source};
 use super::definition::{
@@ -41,10 +42,11 @@ pub async fn run(
     manager: &StreamingManager,
     session: &Session,
     statement: &Statement,
+    interrupted: watch::Receiver<bool>,
 ) -> Result<SendableRecordBatchStream, GatewayError> {
     match statement {
         Statement::CreateStreamingTable { table, or_refresh } => {
-            create_streaming_table(manager, session, table, *or_refresh).await
+            create_streaming_table(manager, session, table, *or_refresh, interrupted).await
         }
         Statement::InsertStream { table, query } => {
             let (namespace, name) = table_name_parts(table)?;
@@ -62,7 +64,7 @@ pub async fn run(
             }
             check_query(session, query).await?;
             let request = StartRequest::from_session(session, target, query.clone())?;
-            start_and_wait(manager, request).await
+            start_and_wait(manager, request, interrupted).await
         }
         Statement::ShowStreams => Ok(show_streams(manager)),
         _ => Err(GatewayError::Internal(
@@ -101,6 +103,7 @@ async fn create_streaming_table(
     session: &Session,
     create: &CreateTable,
     or_refresh: bool,
+    interrupted: watch::Receiver<bool>,
 ) -> Result<SendableRecordBatchStream, GatewayError> {
     if let Some(using) = &create.using
         && !using.eq_ignore_ascii_case("iceberg")
@@ -147,7 +150,7 @@ async fn create_streaming_table(
         )
         .await?;
     }
-    start_and_wait(manager, request).await
+    start_and_wait(manager, request, interrupted).await
 }
 
 /// A streaming query to start.
@@ -278,11 +281,22 @@ pub fn start_query(
 async fn start_and_wait(
     manager: &StreamingManager,
     request: StartRequest,
+    mut interrupted: watch::Receiver<bool>,
 ) -> Result<SendableRecordBatchStream, GatewayError> {
     let bounded = request.trigger.is_bounded();
     let handle = start_query(manager, request)?;
     if bounded {
-        handle.await_end(None).await;
+        // An interrupted statement stops waiting; the query goes on (it belongs to
+        // the cluster, and `sparkling streams` shows it).
+        tokio::select! {
+            _ = handle.await_end(None) => {}
+            _ = async { let _ = interrupted.wait_for(|v| *v).await; } => {
+                return Err(GatewayError::Cancelled(format!(
+                    "stopped waiting for streaming query {} ({}); it keeps running",
+                    handle.definition.name, handle.definition.id
+                )));
+            }
+        }
         if let Some(End::Failed(e)) = handle.end() {
             return Err(GatewayError::JobFailed(format!(
                 "streaming query {} failed: {e}",
