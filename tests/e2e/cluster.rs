@@ -103,6 +103,11 @@ impl TestCluster {
         cluster
     }
 
+    /// Sets the environment of processes started from now on.
+    pub fn set_env(&mut self, env: &[(String, String)]) {
+        self.env = env.to_vec();
+    }
+
     /// SIGKILLs the scheduler (no chance to clean up or stop its queries).
     pub fn kill_scheduler(&mut self) {
         let _ = self.scheduler.kill();

@@ -574,3 +574,110 @@ async fn streaming_mistakes_get_clear_errors() {
         "{listing}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_the_dead_letter_and_target_commits_loses_and_repeats_nothing() {
+    let Some(bootstrap) = bootstrap() else { return };
+    let topic = create_topic(&bootstrap, "crash-between", 2).await;
+    // Every fifth record is not JSON.
+    let producer = producer(&bootstrap);
+    for i in 0..100i64 {
+        let value = if i % 5 == 0 {
+            format!("not json {i}")
+        } else {
+            format!("{{\"id\": {i}}}")
+        };
+        producer
+            .send(
+                FutureRecord::<(), _>::to(&topic)
+                    .payload(&value)
+                    .partition((i % 2) as i32),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap_or_else(|(e, _)| panic!("producing: {e}"));
+    }
+    let (dir, catalog) = scratch_catalog();
+    let state = dir.path().join("state");
+    let mut cluster = TestCluster::start_with_env(
+        2,
+        1,
+        &[
+            "--catalog",
+            &catalog.uri,
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+        &[(
+            "SPARKLING_FAULT_EXIT_AFTER_DEAD_LETTERS".to_string(),
+            "0".to_string(),
+        )],
+    )
+    .await;
+    let spark = cluster.session().await;
+    sql(
+        &spark,
+        &cluster,
+        "SET spark.sparkling.streaming.deadLetterTable = 'bad'",
+    )
+    .await;
+    // The statement starts the query; the scheduler dies in its first batch.
+    let _ = spark
+        .run_sql(&format!(
+            "CREATE STREAMING TABLE good AS \
+             SELECT e.id AS id, e._corrupt_record AS _corrupt_record \
+             FROM (SELECT from_json(CAST(value AS STRING), 'id BIGINT, _corrupt_record STRING') AS e \
+                   FROM STREAM(read_kafka(bootstrapServers => '{bootstrap}', subscribe => '{topic}', \
+                                          startingOffsets => 'earliest')))"
+        ))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = cluster.scheduler.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler did not exit\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status.code(), Some(86), "{}", cluster.logs());
+    // More records arrive while it is down; then it comes back without the fault.
+    produce_ids(&bootstrap, &topic, 2, 100, 150).await;
+    cluster.set_env(&[]);
+    cluster.start_scheduler_again();
+    cluster.wait_for_executors(2).await;
+    wait_for_rows(&cluster, "good", 130, Duration::from_secs(120)).await;
+    let spark = cluster.session().await;
+    let good = sql(
+        &spark,
+        &cluster,
+        "SELECT count(*), count(DISTINCT id) FROM good",
+    )
+    .await;
+    assert_eq!(first_int64(&good, 0), 130);
+    assert_eq!(first_int64(&good, 1), 130);
+    let bad = sql(&spark, &cluster, "SELECT count(*) FROM bad").await;
+    assert_eq!(first_int64(&bad, 0), 20, "dead letters written once");
+    // Batch 0 of the target is the replay: exactly the offsets the dead letters had.
+    let offsets = "SELECT summary['sparkling.offsets'] FROM default.{}.snapshots \
+                   WHERE summary['sparkling.batch-id'] = '0'";
+    let of = |table: &str| {
+        let query = offsets.replace("{}", table);
+        let (spark, cluster) = (&spark, &cluster);
+        async move {
+            let batches = sql(spark, cluster, &query).await;
+            arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string()
+        }
+    };
+    assert_eq!(of("good").await, of("bad").await);
+    assert!(
+        of("good").await.contains("\"0\":50"),
+        "{}",
+        of("good").await
+    );
+}

@@ -463,6 +463,7 @@ async fn run_batch(
         && let Appended::Rows(n) = append_batch(env, table, bad, &identity, stop.clone()).await?
     {
         dead_letters = n;
+        exit_if_told(batch_id);
     }
     Ok(
         match append_batch(env, &def.target, rows, &identity, stop).await? {
@@ -478,6 +479,19 @@ async fn run_batch(
             },
         },
     )
+}
+
+/// Fault injection for the tests: with `SPARKLING_FAULT_EXIT_AFTER_DEAD_LETTERS=N`
+/// the scheduler process dies right after committing batch N's dead letters, before
+/// the target's commit (the window a crash can hit).
+fn exit_if_told(batch_id: i64) {
+    let told = std::env::var("SPARKLING_FAULT_EXIT_AFTER_DEAD_LETTERS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok());
+    if told == Some(batch_id) {
+        tracing::error!("exiting after the dead letters of batch {batch_id}, as told");
+        std::process::exit(86);
+    }
 }
 
 /// What an append did.
