@@ -219,33 +219,48 @@ impl DataStreamWriter {
             ..Default::default()
         };
         let session = self.df.session;
-        let result = session
-            .execute(
-                plan::OpType::Command(Command {
-                    command_type: Some(command::CommandType::WriteStreamOperationStart(start)),
-                }),
-                None,
-            )
-            .await?;
-        for response in result.other {
-            if let execute_plan_response::ResponseType::WriteStreamOperationStartResult(r) =
-                response
-            {
-                let id = r
-                    .query_id
-                    .ok_or_else(|| ClientError::Protocol("started query without an id".into()))?;
-                return Ok(StreamingQuery {
-                    session,
-                    id: id.id,
-                    run_id: id.run_id,
-                    name: r.name,
-                });
-            }
-        }
-        Err(ClientError::Protocol(
-            "no WriteStreamOperationStartResult in the answer".into(),
-        ))
+        let r = command_result(
+            &session,
+            command::CommandType::WriteStreamOperationStart(start),
+            "WriteStreamOperationStartResult",
+            |response| match response {
+                execute_plan_response::ResponseType::WriteStreamOperationStartResult(r) => Some(r),
+                _ => None,
+            },
+        )
+        .await?;
+        let id = r
+            .query_id
+            .ok_or_else(|| ClientError::Protocol("started query without an id".into()))?;
+        Ok(StreamingQuery {
+            session,
+            id: id.id,
+            run_id: id.run_id,
+            name: r.name,
+        })
     }
+}
+
+/// Sends a command and picks its result (`what`) out of the answer.
+async fn command_result<T>(
+    session: &SparkSession,
+    command_type: command::CommandType,
+    what: &str,
+    pick: impl Fn(execute_plan_response::ResponseType) -> Option<T>,
+) -> Result<T> {
+    let result = session
+        .execute(
+            plan::OpType::Command(Command {
+                command_type: Some(command_type),
+            }),
+            None,
+        )
+        .await?;
+    result
+        .other
+        .into_iter()
+        .find_map(pick)
+        .ok_or_else(|| ClientError::Protocol(format!("no {what} in the answer")))
 }
 
 /// A query's status (Spark's `StreamingQueryStatus`).
@@ -290,31 +305,24 @@ impl StreamingQuery {
         &self,
         command: streaming_query_command::Command,
     ) -> Result<Option<streaming_query_command_result::ResultType>> {
-        let result = self
-            .session
-            .execute(
-                plan::OpType::Command(Command {
-                    command_type: Some(command::CommandType::StreamingQueryCommand(
-                        StreamingQueryCommand {
-                            query_id: Some(StreamingQueryInstanceId {
-                                id: self.id.clone(),
-                                run_id: self.run_id.clone(),
-                            }),
-                            command: Some(command),
-                        },
-                    )),
+        command_result(
+            &self.session,
+            command::CommandType::StreamingQueryCommand(StreamingQueryCommand {
+                query_id: Some(StreamingQueryInstanceId {
+                    id: self.id.clone(),
+                    run_id: self.run_id.clone(),
                 }),
-                None,
-            )
-            .await?;
-        for response in result.other {
-            if let execute_plan_response::ResponseType::StreamingQueryCommandResult(r) = response {
-                return Ok(r.result_type);
-            }
-        }
-        Err(ClientError::Protocol(
-            "no StreamingQueryCommandResult in the answer".into(),
-        ))
+                command: Some(command),
+            }),
+            "StreamingQueryCommandResult",
+            |response| match response {
+                execute_plan_response::ResponseType::StreamingQueryCommandResult(r) => {
+                    Some(r.result_type)
+                }
+                _ => None,
+            },
+        )
+        .await
     }
 
     /// Spark's `status`.
@@ -422,29 +430,20 @@ impl StreamingQueryManager {
         &self,
         command: streaming_query_manager_command::Command,
     ) -> Result<Option<streaming_query_manager_command_result::ResultType>> {
-        let result = self
-            .session
-            .execute(
-                plan::OpType::Command(Command {
-                    command_type: Some(command::CommandType::StreamingQueryManagerCommand(
-                        StreamingQueryManagerCommand {
-                            command: Some(command),
-                        },
-                    )),
-                }),
-                None,
-            )
-            .await?;
-        for response in result.other {
-            if let execute_plan_response::ResponseType::StreamingQueryManagerCommandResult(r) =
-                response
-            {
-                return Ok(r.result_type);
-            }
-        }
-        Err(ClientError::Protocol(
-            "no StreamingQueryManagerCommandResult in the answer".into(),
-        ))
+        command_result(
+            &self.session,
+            command::CommandType::StreamingQueryManagerCommand(StreamingQueryManagerCommand {
+                command: Some(command),
+            }),
+            "StreamingQueryManagerCommandResult",
+            |response| match response {
+                execute_plan_response::ResponseType::StreamingQueryManagerCommandResult(r) => {
+                    Some(r.result_type)
+                }
+                _ => None,
+            },
+        )
+        .await
     }
 
     fn handle(

@@ -133,7 +133,6 @@ pub fn plan_micro_batch(
         start.set(&w.topic, w.partition, *from);
     }
     let mut end = committed.cloned().unwrap_or_default();
-    let mut ranges = Vec::new();
     for (w, from) in begin {
         let available = w.high - from;
         let take = match max_offsets {
@@ -150,21 +149,16 @@ pub fn plan_micro_batch(
             }
             _ => available,
         };
-        let to = from + take;
-        end.set(&w.topic, w.partition, to);
-        if to > from {
-            ranges.push(OffsetRange {
-                topic: w.topic.clone(),
-                partition: w.partition,
-                start: from,
-                end: to,
-            });
-        }
+        end.set(&w.topic, w.partition, from + take);
     }
-    Ok(MicroBatch { ranges, start, end })
+    Ok(MicroBatch {
+        ranges: ranges_between(&start, &end),
+        start,
+        end,
+    })
 }
 
-/// The ranges from `start` to `end` (a batch committed elsewhere, read again).
+/// The non-empty ranges from `start` to `end`, by topic and partition.
 pub fn ranges_between(start: &SourceOffsets, end: &SourceOffsets) -> Vec<OffsetRange> {
     let mut ranges = Vec::new();
     for (topic, partitions) in &end.0 {

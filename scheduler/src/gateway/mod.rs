@@ -15,6 +15,7 @@ mod operation;
 pub mod plan;
 mod responder;
 pub mod service;
+pub mod sql_tokens;
 pub mod stream_syntax;
 mod streams;
 

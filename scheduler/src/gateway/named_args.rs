@@ -3,8 +3,9 @@
 //! SQL planner passes table functions positional arguments only, so each
 //! `name => value` becomes the pair `'name', value` before planning.
 
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+use super::sql_tokens::{next_significant, verbatim_tokens};
 
 /// Table functions whose arguments are options.
 const OPTION_FUNCTIONS: &[&str] = &["read_kafka", "generate_events"];
@@ -14,12 +15,8 @@ pub fn rewrite(sql: &str) -> Option<String> {
     if !sql.contains("=>") {
         return None;
     }
-    let tokens = Tokenizer::new(&GenericDialect {}, sql)
-        .with_unescape(false)
-        .tokenize()
-        .ok()?;
-    let significant =
-        |from: usize| (from..tokens.len()).find(|&j| !matches!(tokens[j], Token::Whitespace(_)));
+    let tokens = verbatim_tokens(sql)?;
+    let significant = |from: usize| next_significant(&tokens, from);
     let mut out = String::with_capacity(sql.len() + 16);
     let mut changed = false;
     // Parenthesis depth of each open options call, innermost last.

@@ -4,8 +4,9 @@
 //! call is renamed to its streaming table function (`sparkling_stream_kafka(...)`,
 //! `sparkling_stream_events(...)`) and the `STREAM( )` around it dropped.
 
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+use super::sql_tokens::{next_significant, verbatim_tokens};
 
 use crate::error::GatewayError;
 
@@ -20,14 +21,10 @@ pub fn rewrite(sql: &str) -> Result<Option<String>, GatewayError> {
     if !sql.to_ascii_lowercase().contains("stream") {
         return Ok(None);
     }
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql)
-        .with_unescape(false)
-        .tokenize()
-    else {
+    let Some(tokens) = verbatim_tokens(sql) else {
         return Ok(None);
     };
-    let significant =
-        |from: usize| (from..tokens.len()).find(|&j| !matches!(tokens[j], Token::Whitespace(_)));
+    let significant = |from: usize| next_significant(&tokens, from);
     let word = |i: usize| match &tokens[i] {
         Token::Word(w) if w.quote_style.is_none() => Some(w.value.as_str()),
         _ => None,

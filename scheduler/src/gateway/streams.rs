@@ -9,8 +9,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::watch;
-
+use sparkling_connectors::iceberg::schema::PartitionTerm;
 use sparkling_proto::spark::streaming_query_command::Command as QueryCommand;
 use sparkling_proto::spark::streaming_query_command_result::{
     AwaitTerminationResult, ExceptionResult, RecentProgressResult, ResultType as QueryResult,
@@ -28,14 +27,14 @@ use sparkling_proto::spark::{
     StreamingQueryManagerCommand, StreamingQueryManagerCommandResult, WriteStreamOperationStart,
     WriteStreamOperationStartResult, execute_plan_response, relation,
 };
+use tokio::sync::watch;
 
 use super::Gateway;
 use super::responder::{Disconnected, Responder};
 use crate::error::GatewayError;
-use crate::lakehouse::commands::TableDefinition;
 use crate::session::Session;
 use crate::streaming::sql::{
-    StartRequest, check_query, create_target, parse_table_name, start_query,
+    StartRequest, catalog, check_query, create_target, parse_table_name, start_query,
 };
 use crate::streaming::{QueryHandle, Trigger};
 
@@ -47,6 +46,23 @@ fn instance_id(handle: &QueryHandle) -> StreamingQueryInstanceId {
         id: handle.definition.id.clone(),
         run_id: handle.run_id.clone(),
     }
+}
+
+/// Answers a `StreamingQueryCommand`.
+async fn send_query_result(
+    out: &Responder,
+    query_id: Option<StreamingQueryInstanceId>,
+    result_type: Option<QueryResult>,
+) -> Result<(), Disconnected> {
+    out.send(out.response(
+        execute_plan_response::ResponseType::StreamingQueryCommandResult(
+            StreamingQueryCommandResult {
+                query_id,
+                result_type,
+            },
+        ),
+    ))
+    .await
 }
 
 impl Gateway {
@@ -150,13 +166,8 @@ impl Gateway {
             trigger,
             dead_letter,
         };
-        let catalog = session.iceberg.as_ref().ok_or_else(|| {
-            GatewayError::Unsupported(
-                "streaming queries write Iceberg tables: start the scheduler with --catalog".into(),
-            )
-        })?;
         // Spark's toTable creates the table when it does not exist.
-        if catalog
+        if catalog(session)?
             .load(&request.target.namespace, &request.target.name)
             .await?
             .is_none()
@@ -165,25 +176,17 @@ impl Gateway {
                 .partitioning_column_names
                 .iter()
                 .map(|c| {
-                    sparkling_connectors::iceberg::schema::PartitionTerm::parse(
-                        None,
-                        std::slice::from_ref(c),
-                    )
-                    .map_err(|e| GatewayError::InvalidInput(e.to_string()))
+                    PartitionTerm::parse(None, std::slice::from_ref(c))
+                        .map_err(|e| GatewayError::InvalidInput(e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             create_target(
                 session,
                 &request,
                 &plan,
-                TableDefinition {
-                    namespace: request.target.namespace.clone(),
-                    name: request.target.name.clone(),
-                    schema: arrow::datatypes::Schema::empty(),
-                    partitioned_by,
-                    properties: Default::default(),
-                    location: None,
-                },
+                partitioned_by,
+                Default::default(),
+                None,
             )
             .await?;
         }
@@ -241,15 +244,7 @@ impl Gateway {
                     ))));
                 }
             };
-            out.send(out.response(
-                execute_plan_response::ResponseType::StreamingQueryCommandResult(
-                    StreamingQueryCommandResult {
-                        query_id: command.query_id.clone(),
-                        result_type: Some(result),
-                    },
-                ),
-            ))
-            .await?;
+            send_query_result(out, command.query_id.clone(), Some(result)).await?;
             return Ok(Ok(()));
         }
         let result = match command.command {
@@ -285,15 +280,7 @@ impl Gateway {
                     return Ok(Err(e));
                 }
                 // Spark answers a stop with the query id only.
-                out.send(out.response(
-                    execute_plan_response::ResponseType::StreamingQueryCommandResult(
-                        StreamingQueryCommandResult {
-                            query_id: Some(instance_id(&handle)),
-                            result_type: None,
-                        },
-                    ),
-                ))
-                .await?;
+                send_query_result(out, Some(instance_id(&handle)), None).await?;
                 return Ok(Ok(()));
             }
             Some(QueryCommand::ProcessAllAvailable(_)) => {
@@ -339,15 +326,7 @@ impl Gateway {
                 )));
             }
         };
-        out.send(out.response(
-            execute_plan_response::ResponseType::StreamingQueryCommandResult(
-                StreamingQueryCommandResult {
-                    query_id: Some(instance_id(&handle)),
-                    result_type: Some(result),
-                },
-            ),
-        ))
-        .await?;
+        send_query_result(out, Some(instance_id(&handle)), Some(result)).await?;
         Ok(Ok(()))
     }
 

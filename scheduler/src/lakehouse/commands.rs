@@ -357,16 +357,7 @@ async fn create_table(
         ));
     }
     let (ns, name) = table_name_parts(&create.name)?;
-    if !catalog
-        .client()
-        .namespace_exists(&NamespaceIdent::new(ns.clone()))
-        .await
-        .map_err(catalog_error)?
-    {
-        return Err(GatewayError::InvalidInput(format!(
-            "namespace {ns} does not exist (create it with CREATE NAMESPACE {ns})"
-        )));
-    }
+    require_namespace(catalog, &ns).await?;
     if catalog.load(&ns, &name).await?.is_some() {
         if create.if_not_exists {
             return Ok(empty());
@@ -428,6 +419,22 @@ async fn create_table(
         }
         None => Ok(empty()),
     }
+}
+
+/// Fails clearly unless namespace `ns` exists (tables are created in existing
+/// namespaces, as in Spark).
+pub async fn require_namespace(catalog: &IcebergCatalog, ns: &str) -> Result<(), GatewayError> {
+    if catalog
+        .client()
+        .namespace_exists(&NamespaceIdent::new(ns.to_string()))
+        .await
+        .map_err(catalog_error)?
+    {
+        return Ok(());
+    }
+    Err(GatewayError::InvalidInput(format!(
+        "namespace {ns} does not exist (create it with CREATE NAMESPACE {ns})"
+    )))
 }
 
 /// A table to create.

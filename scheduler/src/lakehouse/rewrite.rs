@@ -7,18 +7,15 @@
 //! - metadata tables `FROM ns.t.snapshots` / `spark_catalog.ns.t.files` become
 //!   `FROM sparkling_metadata_table('ns.t', 'snapshots')`.
 
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Word};
+use datafusion::sql::sqlparser::tokenizer::{Token, Word};
 use sparkling_connectors::iceberg::metadata::METADATA_TABLES;
 
+use crate::gateway::sql_tokens::{self, verbatim_tokens};
 use crate::session::{DEFAULT_CATALOG, DEFAULT_SCHEMA};
 
 /// The rewritten SQL, or `None` if nothing needed rewriting.
 pub fn rewrite(sql: &str) -> Option<String> {
-    let tokens = Tokenizer::new(&GenericDialect {}, sql)
-        .with_unescape(false)
-        .tokenize()
-        .ok()?;
+    let tokens = verbatim_tokens(sql)?;
     let mut out = String::with_capacity(sql.len());
     let mut changed = false;
     let mut after_from = false;
@@ -96,11 +93,9 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn next_significant(tokens: &[Token], mut i: usize) -> usize {
-    while matches!(tokens.get(i), Some(Token::Whitespace(_))) {
-        i += 1;
-    }
-    i
+/// The first significant token at or after `i`, or the end.
+fn next_significant(tokens: &[Token], i: usize) -> usize {
+    sql_tokens::next_significant(tokens, i).unwrap_or(tokens.len())
 }
 
 /// `[FOR] (VERSION|SYSTEM_VERSION|TIMESTAMP|SYSTEM_TIME) AS OF value` after a name.

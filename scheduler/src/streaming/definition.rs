@@ -179,7 +179,7 @@ pub enum Desired {
     Active,
     /// It was stopped, finished or failed; leave it.
     Inactive {
-        /// `stopped`, `finished` or `failed`.
+        /// How it ended: `STOPPED`, `FINISHED` or `FAILED` (`End::state`).
         ended: String,
         /// Why it failed.
         error: Option<String>,

@@ -38,7 +38,7 @@ pub struct QueryInfo {
     /// Definition.
     pub definition: QueryDefinition,
     /// `ACTIVE`, `STOPPED`, `FINISHED` or `FAILED`.
-    pub state: &'static str,
+    pub state: String,
     /// The error of a failed query.
     pub error: Option<String>,
     /// The handle, when the query ran in this scheduler's lifetime.
@@ -163,16 +163,14 @@ impl StreamingManager {
             // scheduler is back.
             let resumes = end == End::Stopped && !handle.stopped_by_user();
             if !resumes {
-                let (ended, error) = match &end {
-                    End::Stopped => ("stopped", None),
-                    End::Finished => ("finished", None),
-                    End::Failed(e) => ("failed", Some(e.clone())),
-                };
                 let stored = StoredQuery {
                     definition: def.clone(),
                     desired: Desired::Inactive {
-                        ended: ended.to_string(),
-                        error,
+                        ended: end.state().to_string(),
+                        error: match &end {
+                            End::Failed(e) => Some(e.clone()),
+                            _ => None,
+                        },
                     },
                 };
                 if let Err(e) = inner.store.save(&stored) {
@@ -209,15 +207,8 @@ impl StreamingManager {
                 continue;
             }
             let (state, error) = match stored.desired {
-                Desired::Active => ("ACTIVE", None),
-                Desired::Inactive { ended, error } => (
-                    match ended.as_str() {
-                        "finished" => "FINISHED",
-                        "failed" => "FAILED",
-                        _ => "STOPPED",
-                    },
-                    error,
-                ),
+                Desired::Active => ("ACTIVE".to_string(), None),
+                Desired::Inactive { ended, error } => (ended, error),
             };
             out.push(QueryInfo {
                 definition: stored.definition,
@@ -228,16 +219,10 @@ impl StreamingManager {
         }
         for entry in self.inner.running.iter() {
             let handle = Arc::clone(entry.value());
-            let (state, error) = match handle.end() {
-                None => ("ACTIVE", None),
-                Some(End::Stopped) => ("STOPPED", None),
-                Some(End::Finished) => ("FINISHED", None),
-                Some(End::Failed(e)) => ("FAILED", Some(e)),
-            };
             out.push(QueryInfo {
                 definition: handle.definition.clone(),
-                state,
-                error,
+                state: handle.state().to_string(),
+                error: handle.exception(),
                 handle: Some(handle),
             });
         }

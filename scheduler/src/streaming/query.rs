@@ -45,6 +45,17 @@ pub enum End {
     Failed(String),
 }
 
+impl End {
+    /// How listings name a query that ended this way.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Self::Stopped => "STOPPED",
+            Self::Finished => "FINISHED",
+            Self::Failed(_) => "FAILED",
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     status: QueryStatus,
@@ -96,6 +107,11 @@ impl QueryHandle {
     /// How it ended, once it has.
     pub fn end(&self) -> Option<End> {
         self.shared.lock().end.clone()
+    }
+
+    /// `ACTIVE`, or how it ended ([`End::state`]).
+    pub fn state(&self) -> &'static str {
+        self.end().map_or("ACTIVE", |e| e.state())
     }
 
     /// The error it failed with, if it did.

@@ -6,6 +6,7 @@
 //! once) the statement returns when the query has finished, and fails if it failed;
 //! otherwise it returns once the query runs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,7 +14,8 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use iceberg::{Catalog, NamespaceIdent};
+use sparkling_connectors::iceberg::IcebergCatalog;
+use sparkling_connectors::iceberg::schema::PartitionTerm;
 use tokio::sync::watch;
 
 use super::batch::{CORRUPT_RECORD_COLUMN, stream_source};
@@ -23,7 +25,7 @@ use super::definition::{
 use super::{End, QueryHandle, StreamingManager};
 use crate::error::GatewayError;
 use crate::gateway::plan::{is_command, plan_sql};
-use crate::lakehouse::commands::{TableDefinition, table_name_parts};
+use crate::lakehouse::commands::{TableDefinition, require_namespace, table_name_parts};
 use crate::lakehouse::ddl::{CreateTable, Statement};
 use crate::session::Session;
 
@@ -73,9 +75,8 @@ pub async fn run(
     }
 }
 
-fn catalog(
-    session: &Session,
-) -> Result<&sparkling_connectors::iceberg::IcebergCatalog, GatewayError> {
+/// The Iceberg catalog streaming queries write to.
+pub fn catalog(session: &Session) -> Result<&IcebergCatalog, GatewayError> {
     session.iceberg.as_ref().ok_or_else(|| {
         GatewayError::Unsupported(
             "streaming queries write Iceberg tables: start the scheduler with --catalog".into(),
@@ -139,14 +140,9 @@ async fn create_streaming_table(
             session,
             &request,
             &plan,
-            TableDefinition {
-                namespace: request.target.namespace.clone(),
-                name: request.target.name.clone(),
-                schema: Schema::empty(),
-                partitioned_by: create.partitioned_by.clone(),
-                properties: create.properties.clone().into_iter().collect(),
-                location: create.location.clone(),
-            },
+            create.partitioned_by.clone(),
+            create.properties.clone().into_iter().collect(),
+            create.location.clone(),
         )
         .await?;
     }
@@ -204,29 +200,20 @@ impl StartRequest {
 }
 
 /// Creates the table a streaming query writes, with the query's columns (except
-/// `_corrupt_record` when dead letters go elsewhere). `definition` gives everything
-/// but the schema.
+/// `_corrupt_record` when dead letters go elsewhere).
 pub async fn create_target(
     session: &Session,
     request: &StartRequest,
     plan: &datafusion::logical_expr::LogicalPlan,
-    definition: TableDefinition,
+    partitioned_by: Vec<PartitionTerm>,
+    properties: HashMap<String, String>,
+    location: Option<String>,
 ) -> Result<(), GatewayError> {
     let catalog = catalog(session)?;
-    if !catalog
-        .client()
-        .namespace_exists(&NamespaceIdent::new(definition.namespace.clone()))
-        .await
-        .map_err(|e| GatewayError::Internal(format!("Iceberg catalog: {e}")))?
-    {
-        return Err(GatewayError::InvalidInput(format!(
-            "namespace {} does not exist (create it with CREATE NAMESPACE {})",
-            definition.namespace, definition.namespace
-        )));
-    }
-    let schema = plan.schema().as_arrow();
+    require_namespace(catalog, &request.target.namespace).await?;
     let schema = Schema::new(
-        schema
+        plan.schema()
+            .as_arrow()
             .fields()
             .iter()
             .filter(|f| request.dead_letter.is_none() || f.name() != CORRUPT_RECORD_COLUMN)
@@ -234,8 +221,12 @@ pub async fn create_target(
             .collect::<Vec<_>>(),
     );
     TableDefinition {
+        namespace: request.target.namespace.clone(),
+        name: request.target.name.clone(),
         schema,
-        ..definition
+        partitioned_by,
+        properties,
+        location,
     }
     .create(catalog)
     .await?;
@@ -326,12 +317,6 @@ fn started_result(handle: &QueryHandle) -> SendableRecordBatchStream {
         Field::new("state", DataType::Utf8, false),
         Field::new("last_batch", DataType::Int64, true),
     ]));
-    let state = match handle.end() {
-        None => "ACTIVE",
-        Some(End::Finished) => "FINISHED",
-        Some(End::Stopped) => "STOPPED",
-        Some(End::Failed(_)) => "FAILED",
-    };
     one_batch(
         schema,
         vec![
@@ -339,7 +324,7 @@ fn started_result(handle: &QueryHandle) -> SendableRecordBatchStream {
             Arc::new(StringArray::from(vec![def.name.clone()])),
             Arc::new(StringArray::from(vec![def.target.to_string()])),
             Arc::new(StringArray::from(vec![def.trigger.to_string()])),
-            Arc::new(StringArray::from(vec![state])),
+            Arc::new(StringArray::from(vec![handle.state()])),
             Arc::new(Int64Array::from(vec![handle.last_batch()])),
         ],
     )
