@@ -1,7 +1,8 @@
 //! The Sparkling scheduler process: the embedded Ballista scheduler that executors
 //! register with ([`cluster`]), the jobs it runs for the gateway ([`job`]), client
 //! sessions ([`session`]), Iceberg commits ([`lakehouse`]), streaming queries
-//! ([`streaming`]) and the Spark Connect gateway ([`gateway`]).
+//! ([`streaming`]), the Spark Connect gateway ([`gateway`]), submitted jobs
+//! ([`submissions`]) and the HTTP port ([`http`]).
 //!
 //! [`start`] brings all of it up on the configured ports and returns a handle that
 //! stops it.
@@ -9,10 +10,13 @@
 pub mod cluster;
 pub mod error;
 pub mod gateway;
+pub mod http;
 pub mod job;
 pub mod lakehouse;
 pub mod session;
+pub mod state_store;
 pub mod streaming;
+pub mod submissions;
 pub mod task_status;
 
 use std::net::{IpAddr, SocketAddr};
@@ -38,6 +42,8 @@ pub struct SchedulerOptions {
     pub port: u16,
     /// Spark Connect gateway port (15002; 0 picks a free port).
     pub connect_port: u16,
+    /// HTTP port: REST submissions and the JSON API (8080; 0 picks a free port).
+    pub http_port: u16,
     /// Host name executors and clients use to reach this machine.
     pub external_host: Option<String>,
     /// Bearer token clients must present; required when bound to a non-loopback address.
@@ -46,8 +52,8 @@ pub struct SchedulerOptions {
     pub catalog_uri: Option<String>,
     /// The token to present to that catalog.
     pub catalog_token: Option<String>,
-    /// Where the scheduler keeps what must survive a restart (streaming queries);
-    /// nothing is kept if `None`.
+    /// Where the scheduler keeps what must survive a restart (streaming queries,
+    /// submitted jobs); nothing is kept if `None`.
     pub state_dir: Option<std::path::PathBuf>,
 }
 
@@ -57,6 +63,7 @@ impl Default for SchedulerOptions {
             bind: IpAddr::from([127, 0, 0, 1]),
             port: 50050,
             connect_port: 15002,
+            http_port: 8080,
             external_host: None,
             auth_token: None,
             catalog_uri: None,
@@ -76,6 +83,10 @@ pub struct RunningScheduler {
     pub scheduler_addr: SocketAddr,
     /// Where clients connect (`sc://` URLs).
     pub gateway_addr: SocketAddr,
+    /// The HTTP port (REST submissions, JSON API).
+    pub http_addr: SocketAddr,
+    /// Submitted jobs.
+    pub submissions: submissions::SubmissionManager,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -150,8 +161,10 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
     let scheduler_listener = bind(options.bind, options.port, "scheduler").await?;
     let gateway_listener =
         bind(options.bind, options.connect_port, "Spark Connect gateway").await?;
+    let http_listener = bind(options.bind, options.http_port, "HTTP server").await?;
     let scheduler_addr = scheduler_listener.local_addr()?;
     let gateway_addr = gateway_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
     let external_host = options
         .external_host
         .clone()
@@ -163,8 +176,26 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
     )
     .await?;
     let gateway = Gateway::with_catalog(cluster.clone(), iceberg, options.state_dir.as_deref())?;
-    // Streaming queries that ran when the scheduler last stopped go on.
+    // Streaming queries and submitted jobs that ran when the scheduler last stopped go on.
     gateway.streams().resume_all();
+    let submissions =
+        submissions::SubmissionManager::new(gateway.clone(), options.state_dir.as_deref())?;
+    submissions.resume_all();
+    let http = http::router(
+        http::HttpState {
+            submissions: submissions.clone(),
+        },
+        options.auth_token.clone(),
+    );
+    let http_shutdown = stopped(shutdown_rx.clone());
+    let http_task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(http_listener, http)
+            .with_graceful_shutdown(http_shutdown)
+            .await
+        {
+            tracing::error!("HTTP server failed: {e}");
+        }
+    });
     let service = SparkConnectServiceServer::new(gateway.clone())
         .max_decoding_message_size(GATEWAY_MAX_MESSAGE_SIZE)
         .max_encoding_message_size(GATEWAY_MAX_MESSAGE_SIZE);
@@ -186,8 +217,10 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
         gateway,
         scheduler_addr,
         gateway_addr,
+        http_addr,
+        submissions,
         shutdown,
-        tasks: vec![scheduler_task, gateway_task],
+        tasks: vec![scheduler_task, gateway_task, http_task],
     })
 }
 
@@ -214,6 +247,6 @@ fn check_token(
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -1,10 +1,12 @@
 //! The command line: one subcommand per role (`local`, `scheduler`, `executor`,
-//! `catalog`), the client commands (`sql`, `streams`) and tools (`gen`).
+//! `catalog`), the client commands (`sql`, `streams`, `submit`, `status`, `kill`,
+//! `jobs`) and tools (`gen`).
 
 mod generate;
 mod roles;
 mod sql;
 mod streams;
+mod submit;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -33,6 +35,27 @@ enum Command {
     Sql(SqlArgs),
     /// Lists, inspects and stops the cluster's streaming queries.
     Streams(StreamsArgs),
+    /// Submits a job (a SQL script) to the cluster, like spark-submit.
+    Submit(SubmitArgs),
+    /// Shows a submitted job's state.
+    Status {
+        #[command(flatten)]
+        master: MasterArgs,
+        /// Submission id (driver-...).
+        id: String,
+    },
+    /// Kills a submitted job (its running statement and its streaming queries).
+    Kill {
+        #[command(flatten)]
+        master: MasterArgs,
+        /// Submission id (driver-...).
+        id: String,
+    },
+    /// Lists the submitted jobs.
+    Jobs {
+        #[command(flatten)]
+        master: MasterArgs,
+    },
     /// Generates streamify-like events.
     #[command(subcommand)]
     Gen(GenCommand),
@@ -72,6 +95,40 @@ pub enum StreamsAction {
         /// Query id.
         id: String,
     },
+}
+
+/// Where the scheduler's REST server is.
+#[derive(Debug, clap::Args)]
+pub struct MasterArgs {
+    /// The scheduler's HTTP address (http://HOST:8080; spark://HOST:PORT also works).
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8080",
+        env = "SPARKLING_MASTER"
+    )]
+    pub master: String,
+    /// Bearer token (required when the scheduler listens beyond loopback).
+    #[arg(long, env = "SPARKLING_AUTH_TOKEN")]
+    pub token: Option<String>,
+}
+
+/// `sparkling submit FILE`.
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub master: MasterArgs,
+    /// The job: a SQL script (statements run in order in one session).
+    pub file: PathBuf,
+    /// The job's name (default: the file's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Spark settings for the job's session, KEY=VALUE (repeatable).
+    #[arg(long = "conf", value_name = "KEY=VALUE")]
+    pub conf: Vec<String>,
+    /// Wait for the job to end, printing its progress; the exit code is 0 when it
+    /// finished, 1 when it failed, 3 when killed, 4 on a scheduler error.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// `sparkling gen ...`.
@@ -131,6 +188,9 @@ pub struct LocalArgs {
     /// Spark Connect port.
     #[arg(long, default_value_t = 15002, env = "SPARKLING_CONNECT_PORT")]
     pub connect_port: u16,
+    /// HTTP port: REST submissions and the JSON API (0 picks a free one).
+    #[arg(long, default_value_t = 8080, env = "SPARKLING_HTTP_PORT")]
+    pub http_port: u16,
     /// Scheduler gRPC port (0 picks a free one).
     #[arg(long, default_value_t = 0, env = "SPARKLING_PORT")]
     pub port: u16,
@@ -195,6 +255,9 @@ pub struct SchedulerArgs {
     /// Spark Connect port.
     #[arg(long, default_value_t = 15002, env = "SPARKLING_CONNECT_PORT")]
     pub connect_port: u16,
+    /// HTTP port: REST submissions and the JSON API (0 picks a free one).
+    #[arg(long, default_value_t = 8080, env = "SPARKLING_HTTP_PORT")]
+    pub http_port: u16,
     /// Host name executors and clients use for this machine (default: the bind address).
     #[arg(long, env = "SPARKLING_EXTERNAL_HOST")]
     pub external_host: Option<String>,
@@ -208,7 +271,7 @@ pub struct SchedulerArgs {
     #[arg(long, env = "SPARKLING_CATALOG_TOKEN")]
     pub catalog_token: Option<String>,
     /// Directory for what must survive a restart (streaming queries, which resume
-    /// when the scheduler starts again); without it nothing is kept.
+    /// when the scheduler starts again, and submitted jobs); without it nothing is kept.
     #[arg(long, env = "SPARKLING_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 }
@@ -276,6 +339,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog(args) => roles::catalog(args).await,
         Command::Sql(args) => sql::run(args).await,
         Command::Streams(args) => streams::run(args).await,
+        Command::Submit(args) => submit::submit(args).await,
+        Command::Status { master, id } => submit::status(master, id).await,
+        Command::Kill { master, id } => submit::kill(master, id).await,
+        Command::Jobs { master } => submit::jobs(master).await,
         Command::Gen(GenCommand::Kafka(args)) => generate::kafka(args).await,
     }
 }

@@ -29,6 +29,7 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
         bind: args.bind,
         port: args.port,
         connect_port: args.connect_port,
+        http_port: args.http_port,
         external_host: args.external_host,
         auth_token: args.auth_token,
         catalog_uri: args.catalog.clone(),
@@ -45,14 +46,18 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
         "  Spark Connect                         sc://{}",
         running.gateway_addr
     );
+    println!(
+        "  HTTP (REST submissions, JSON API)     http://{}",
+        running.http_addr
+    );
     if let Some(catalog) = &args.catalog {
         println!("  Iceberg REST catalog (spark_catalog)  {catalog}");
     }
     match &args.state_dir {
-        Some(dir) => println!("  state (streaming queries)             {}", dir.display()),
+        Some(dir) => println!("  state (streams, submissions)          {}", dir.display()),
         None => println!(
             "  state                                 none (--state-dir keeps streaming queries \
-             across restarts)"
+             and submitted jobs across restarts)"
         ),
     }
     shutdown_signal().await;
@@ -163,6 +168,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         bind: args.bind,
         port: args.port,
         connect_port: args.connect_port,
+        http_port: args.http_port,
         external_host: None,
         auth_token: args.auth_token.clone(),
         catalog_uri: Some(catalog.uri()),
@@ -213,6 +219,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         args.executors
     );
     println!("  Spark Connect  sc://{}", running.gateway_addr);
+    println!("  HTTP           http://{}", running.http_addr);
     println!("  scheduler      {}", running.scheduler_addr);
     println!("  Iceberg REST   {}", catalog.uri());
     println!("  warehouse      {}", catalog.warehouse);

@@ -6,60 +6,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use arrow::array::RecordBatch;
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use sparkling_client::SparkSession;
 
 use super::{OutputFormat, SqlArgs};
 
-/// Splits a script into statements at top-level semicolons (ignoring those in
-/// strings and comments), dropping empty ones.
+/// The statements of a script (split as submitted scripts are).
 pub fn split_statements(script: &str) -> anyhow::Result<Vec<String>> {
-    let tokens = Tokenizer::new(&GenericDialect {}, script)
-        .tokenize_with_location()
-        .map_err(|e| anyhow::anyhow!("cannot parse the script: {e}"))?;
-    let lines: Vec<usize> = std::iter::once(0)
-        .chain(script.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    let offset = |line: u64, column: u64| -> usize {
-        let start = lines
-            .get(line.saturating_sub(1) as usize)
-            .copied()
-            .unwrap_or(script.len());
-        // Columns count characters, not bytes.
-        script[start..]
-            .char_indices()
-            .nth(column.saturating_sub(1) as usize)
-            .map(|(i, _)| start + i)
-            .unwrap_or(script.len())
-    };
-    let mut statements = Vec::new();
-    let mut start = 0;
-    for t in &tokens {
-        if t.token == Token::SemiColon {
-            let end = offset(t.span.start.line, t.span.start.column);
-            statements.push(script[start..end].to_string());
-            start = end + 1;
-        }
-    }
-    statements.push(script[start..].to_string());
-    Ok(statements
+    Ok(sparkling_scheduler::submissions::script::split(script)?
         .into_iter()
-        .filter(|s| has_code(s))
-        .map(|s| s.trim().to_string())
+        .map(|s| s.text)
         .collect())
-}
-
-/// Whether a piece of script contains anything but whitespace and comments.
-fn has_code(s: &str) -> bool {
-    Tokenizer::new(&GenericDialect {}, s)
-        .tokenize()
-        .map(|tokens| {
-            tokens
-                .iter()
-                .any(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))
-        })
-        .unwrap_or(true)
 }
 
 pub async fn run(args: SqlArgs) -> anyhow::Result<()> {
@@ -162,7 +118,7 @@ mod tests {
         let script = "-- a comment; with a semicolon\nselect 'a;b' as x;\n/* block; */ select 2;\n\n-- trailing comment\n";
         let s = split_statements(script).unwrap();
         assert_eq!(s.len(), 2, "{s:?}");
-        assert!(s[0].ends_with("select 'a;b' as x"));
-        assert_eq!(s[1], "/* block; */ select 2");
+        assert_eq!(s[0], "select 'a;b' as x");
+        assert_eq!(s[1], "select 2");
     }
 }

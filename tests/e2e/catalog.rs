@@ -2,12 +2,11 @@
 //! pyiceberg (an independent client) over SQLite and PostgreSQL, and by raw HTTP for
 //! malformed and conflicting requests.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::cluster::binary;
+use crate::cluster::{binary, http};
 
 /// A `sparkling catalog` process, killed when dropped.
 pub struct CatalogProcess {
@@ -184,35 +183,6 @@ fn pyiceberg_drives_the_catalog_on_postgres() {
         return;
     };
     pyiceberg_session(&url);
-}
-
-/// A minimal HTTP/1.1 request; returns (status, body).
-fn http(addr: &str, method: &str, path: &str, body: &str, headers: &[&str]) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for h in headers {
-        request.push_str(h);
-        request.push_str("\r\n");
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 #[test]

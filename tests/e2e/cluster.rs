@@ -1,5 +1,6 @@
 //! Starts a real cluster (scheduler + executors as child processes) for a test.
 
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -48,6 +49,8 @@ pub struct TestCluster {
     pub executors: Vec<Executor>,
     pub scheduler_port: u16,
     pub connect_port: u16,
+    /// The scheduler's HTTP port (REST submissions, JSON API).
+    pub http_port: u16,
     pub dir: tempfile::TempDir,
     slots: usize,
     /// Extra environment variables of every process (e.g. S3 settings).
@@ -82,13 +85,14 @@ impl TestCluster {
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let scheduler_args: Vec<String> = scheduler_args.iter().map(|a| a.to_string()).collect();
-        let (scheduler, scheduler_port, connect_port) =
-            spawn_scheduler(dir.path(), 0, 0, &scheduler_args, env, "scheduler");
+        let (scheduler, [scheduler_port, connect_port, http_port]) =
+            spawn_scheduler(dir.path(), [0, 0, 0], &scheduler_args, env, "scheduler");
         let mut cluster = TestCluster {
             scheduler,
             executors: Vec::new(),
             scheduler_port,
             connect_port,
+            http_port,
             dir,
             slots,
             env: env.to_vec(),
@@ -119,10 +123,9 @@ impl TestCluster {
     pub fn start_scheduler_again(&mut self) {
         self.scheduler_starts += 1;
         let name = format!("scheduler-{}", self.scheduler_starts);
-        let (scheduler, _, _) = spawn_scheduler(
+        let (scheduler, _) = spawn_scheduler(
             self.dir.path(),
-            self.scheduler_port,
-            self.connect_port,
+            [self.scheduler_port, self.connect_port, self.http_port],
             &self.scheduler_args,
             &self.env,
             &name,
@@ -160,7 +163,15 @@ impl TestCluster {
 
     /// The gateway URL.
     pub fn url(&self) -> String {
-        format!("sc://127.0.0.1:{}", self.connect_port)
+        let token = self
+            .scheduler_args
+            .iter()
+            .position(|a| a == "--auth-token")
+            .and_then(|i| self.scheduler_args.get(i + 1));
+        match token {
+            Some(token) => format!("sc://127.0.0.1:{}/;token={token}", self.connect_port),
+            None => format!("sc://127.0.0.1:{}", self.connect_port),
+        }
     }
 
     /// A new SDK session.
@@ -246,30 +257,30 @@ impl Drop for TestCluster {
     }
 }
 
-/// Starts a scheduler process on the given ports (0: any) and returns it with the
-/// ports it got.
+/// Starts a scheduler process on the given ports (scheduler, gateway, HTTP; 0: any)
+/// and returns it with the ports it got.
 fn spawn_scheduler(
     dir: &Path,
-    port: u16,
-    connect_port: u16,
+    [port, connect_port, http_port]: [u16; 3],
     args: &[String],
     env: &[(String, String)],
     log: &str,
-) -> (Child, u16, u16) {
+) -> (Child, [u16; 3]) {
     let mut scheduler = Command::new(binary())
         .args(["scheduler", "--port", &port.to_string()])
         .args(["--connect-port", &connect_port.to_string()])
+        .args(["--http-port", &http_port.to_string()])
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(log_file(dir, log))
         .spawn()
         .expect("start scheduler");
-    let (scheduler_port, connect_port) = read_scheduler_ports(
+    let ports = read_scheduler_ports(
         scheduler.stdout.take().unwrap(),
         &dir.join(format!("{log}.log")),
     );
-    (scheduler, scheduler_port, connect_port)
+    (scheduler, ports)
 }
 
 fn log_file(dir: &Path, name: &str) -> Stdio {
@@ -278,12 +289,12 @@ fn log_file(dir: &Path, name: &str) -> Stdio {
         .unwrap_or_else(|_| Stdio::null())
 }
 
-/// Reads the scheduler's and gateway's ports from the scheduler's ready message.
-fn read_scheduler_ports(stdout: std::process::ChildStdout, log: &Path) -> (u16, u16) {
+/// Reads the scheduler's, gateway's and HTTP ports from the scheduler's ready message.
+fn read_scheduler_ports(stdout: std::process::ChildStdout, log: &Path) -> [u16; 3] {
     use std::io::BufRead;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut scheduler = None;
+        let (mut scheduler, mut connect) = (None, None);
         for line in std::io::BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             let port = || {
@@ -294,12 +305,14 @@ fn read_scheduler_ports(stdout: std::process::ChildStdout, log: &Path) -> (u16, 
             if line.contains("executors register here") {
                 scheduler = port();
             } else if line.contains("Spark Connect") {
-                let _ = tx.send((scheduler, port()));
+                connect = port();
+            } else if line.contains("REST submissions") {
+                let _ = tx.send((scheduler, connect, port()));
             }
         }
     });
     match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok((Some(scheduler), Some(connect))) => (scheduler, connect),
+        Ok((Some(scheduler), Some(connect), Some(http))) => [scheduler, connect, http],
         other => panic!(
             "the scheduler did not report its ports ({other:?}); log:\n{}",
             std::fs::read_to_string(log).unwrap_or_default()
@@ -402,4 +415,47 @@ pub async fn explain(spark: &SparkSession, query: &str) -> String {
         .explain(false)
         .await
         .unwrap_or_else(|e| panic!("explaining {query}: {e}"))
+}
+
+/// A minimal HTTP/1.1 request; returns (status, body). The body is written from a
+/// thread of its own while the answer is read, so a server that answers before it has
+/// read all of a large body (413) is heard.
+pub fn http(addr: &str, method: &str, path: &str, body: &str, headers: &[&str]) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        request.push_str(h);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    let mut writer = stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        // The server may close early (after refusing the request); that is its answer.
+        let _ = writer.write_all(request.as_bytes());
+    });
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => response.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let _ = sending.join();
+    let response = String::from_utf8_lossy(&response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }

@@ -2,7 +2,8 @@
 //! loopback ports, driven through the Spark Connect gateway with the Rust SDK and the
 //! `sparkling` command line; and the Iceberg REST catalog as its own process, driven
 //! by pyiceberg; the same over a real S3-compatible object store; and Kafka topics
-//! on a real Kafka-protocol broker, and streaming queries from them into tables.
+//! on a real Kafka-protocol broker, and streaming queries from them into tables; jobs
+//! submitted over REST.
 
 mod catalog;
 mod cluster;
@@ -13,4 +14,5 @@ mod lakehouse;
 mod object_store;
 mod sdk;
 mod streaming;
+mod submissions;
 mod tpch;

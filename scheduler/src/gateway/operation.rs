@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use datafusion::execution::SendableRecordBatchStream;
 use sparkling_proto::spark::{
     Command, LocalRelation, Plan, Relation, Sql, command, execute_plan_response, plan, relation,
@@ -197,6 +199,43 @@ impl Gateway {
         }
     }
 
+    /// Runs one SQL statement in `session` to its end and returns its result (how a
+    /// submitted script runs its statements).
+    pub async fn run_statement(
+        &self,
+        session: &Session,
+        query: &str,
+        operation: &Arc<crate::session::Operation>,
+        interrupted: watch::Receiver<bool>,
+    ) -> Result<Vec<RecordBatch>, GatewayError> {
+        Ok(self
+            .statement_result(session, query, operation, interrupted)
+            .await?
+            .1)
+    }
+
+    async fn statement_result(
+        &self,
+        session: &Session,
+        query: &str,
+        operation: &Arc<crate::session::Operation>,
+        interrupted: watch::Receiver<bool>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), GatewayError> {
+        let plan = sql_plan(session, query, Mode::Execute).await?;
+        let stream = execute_plan(
+            &self.cluster,
+            &self.streams,
+            session,
+            plan,
+            operation,
+            interrupted,
+        )
+        .await?;
+        let schema = stream.schema();
+        let batches = datafusion::physical_plan::common::collect(stream).await?;
+        Ok((schema, batches))
+    }
+
     /// Spark's `spark.sql(...)`: commands run now and return their result as a local
     /// relation; queries are only analyzed and returned as a SQL relation for the
     /// client to execute (with an empty batch carrying their schema).
@@ -237,18 +276,9 @@ impl Gateway {
             return out.send_results(empty, interrupted).await;
         }
         let result = async {
-            let plan = sql_plan(session, &query, Mode::Execute).await?;
-            let stream = execute_plan(
-                &self.cluster,
-                &self.streams,
-                session,
-                plan,
-                operation,
-                interrupted.clone(),
-            )
-            .await?;
-            let schema = stream.schema();
-            let batches: Vec<_> = datafusion::physical_plan::common::collect(stream).await?;
+            let (schema, batches) = self
+                .statement_result(session, &query, operation, interrupted.clone())
+                .await?;
             let data = batches_to_ipc(&schema, &batches)?;
             Ok::<_, GatewayError>((schema, batches, data))
         }

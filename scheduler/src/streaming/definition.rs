@@ -5,7 +5,7 @@
 //! again (`CREATE OR REFRESH STREAMING TABLE`, or the same `INSERT ... STREAM(...)`
 //! with the same name) continues it from the offsets its snapshots recorded.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -195,82 +195,19 @@ pub struct StoredQuery {
     pub desired: Desired,
 }
 
-/// The scheduler's directory of streaming queries: one JSON file per query, replaced
-/// atomically. Without a directory nothing survives a restart.
-#[derive(Debug, Clone)]
-pub struct QueryStore {
-    dir: Option<PathBuf>,
+/// The scheduler's directory of streaming queries (`<state-dir>/streams`).
+pub type QueryStore = crate::state_store::JsonStore<StoredQuery>;
+
+/// The store of streaming queries under `state_dir`.
+pub fn query_store(state_dir: Option<&Path>) -> Result<QueryStore, GatewayError> {
+    QueryStore::new(state_dir, "streams", "streaming query")
 }
 
-impl QueryStore {
-    /// Queries under `state_dir/streams`, or kept nowhere.
-    pub fn new(state_dir: Option<&Path>) -> Result<Self, GatewayError> {
-        let dir = state_dir.map(|d| d.join("streams"));
-        if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                GatewayError::Io(std::io::Error::new(
-                    e.kind(),
-                    format!("cannot create the state directory {}: {e}", dir.display()),
-                ))
-            })?;
-        }
-        Ok(Self { dir })
-    }
-
-    /// Records a query's state.
-    pub fn save(&self, query: &StoredQuery) -> Result<(), GatewayError> {
-        let Some(dir) = &self.dir else {
-            return Ok(());
-        };
-        let path = dir.join(format!("{}.json", query.definition.id));
-        let tmp = dir.join(format!(".{}.json.tmp", query.definition.id));
-        let json = serde_json::to_vec_pretty(query)
-            .map_err(|e| GatewayError::Internal(format!("encoding a query: {e}")))?;
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(dir)?.sync_all()
-        };
-        write().map_err(|e| {
-            GatewayError::Io(std::io::Error::new(
-                e.kind(),
-                format!("saving streaming query {}: {e}", path.display()),
-            ))
-        })
-    }
-
-    /// Every stored query; files that cannot be read are reported and skipped.
-    pub fn load_all(&self) -> Vec<StoredQuery> {
-        let Some(dir) = &self.dir else {
-            return Vec::new();
-        };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_none_or(|e| e != "json")
-                || path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            {
-                continue;
-            }
-            match std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<StoredQuery>(&b).map_err(|e| e.to_string()))
-            {
-                Ok(query) => out.push(query),
-                Err(e) => tracing::error!("ignoring streaming query file {}: {e}", path.display()),
-            }
-        }
-        out.sort_by_key(|q| q.definition.created_ms);
-        out
-    }
+/// Every stored query, oldest first.
+pub fn load_queries(store: &QueryStore) -> Vec<StoredQuery> {
+    let mut all = store.load_all();
+    all.sort_by_key(|q| q.definition.created_ms);
+    all
 }
 
 #[cfg(test)]
@@ -321,7 +258,7 @@ mod tests {
     #[test]
     fn stored_queries_survive_a_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let store = QueryStore::new(Some(dir.path())).unwrap();
+        let store = query_store(Some(dir.path())).unwrap();
         let target = TableName {
             namespace: "default".into(),
             name: "t".into(),
@@ -338,8 +275,8 @@ mod tests {
             },
             desired: Desired::Active,
         };
-        store.save(&query).unwrap();
+        store.save(&query.definition.id, &query).unwrap();
         std::fs::write(dir.path().join("streams/broken.json"), "{").unwrap();
-        assert_eq!(store.load_all(), vec![query]);
+        assert_eq!(load_queries(&store), vec![query]);
     }
 }

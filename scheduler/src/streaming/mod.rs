@@ -25,7 +25,7 @@ use sparkling_connectors::iceberg::IcebergCatalog;
 use crate::cluster::Cluster;
 use crate::error::GatewayError;
 use crate::session::SessionManager;
-use definition::{Desired, QueryStore, StoredQuery};
+use definition::{Desired, QueryStore, StoredQuery, load_queries, query_store};
 pub use definition::{QueryDefinition, TableName, Trigger};
 pub use query::{End, QueryHandle};
 
@@ -74,7 +74,7 @@ impl StreamingManager {
                 cluster,
                 sessions,
                 catalog,
-                store: QueryStore::new(state_dir)?,
+                store: query_store(state_dir)?,
                 running: DashMap::new(),
                 terminated: Default::default(),
             }),
@@ -83,7 +83,7 @@ impl StreamingManager {
 
     /// Starts every stored query that was running when the scheduler stopped.
     pub fn resume_all(&self) {
-        for stored in self.inner.store.load_all() {
+        for stored in load_queries(&self.inner.store) {
             if stored.desired == Desired::Active {
                 tracing::info!(
                     "resuming streaming query {} ({}) into {}",
@@ -126,10 +126,13 @@ impl StreamingManager {
                 )));
             }
             if store {
-                self.inner.store.save(&StoredQuery {
-                    definition: definition.clone(),
-                    desired: Desired::Active,
-                })?;
+                self.inner.store.save(
+                    &definition.id,
+                    &StoredQuery {
+                        definition: definition.clone(),
+                        desired: Desired::Active,
+                    },
+                )?;
             }
             let handle = QueryHandle::new(definition);
             entry.insert(Arc::clone(&handle));
@@ -173,7 +176,7 @@ impl StreamingManager {
                         },
                     },
                 };
-                if let Err(e) = inner.store.save(&stored) {
+                if let Err(e) = inner.store.save(&def.id, &stored) {
                     tracing::error!("recording the end of streaming query {}: {e}", def.id);
                 }
             }
@@ -202,7 +205,7 @@ impl StreamingManager {
     /// Every query: those that ran in this scheduler's lifetime, and stored ones.
     pub fn list(&self) -> Vec<QueryInfo> {
         let mut out: Vec<QueryInfo> = Vec::new();
-        for stored in self.inner.store.load_all() {
+        for stored in load_queries(&self.inner.store) {
             if self.inner.running.contains_key(&stored.definition.id) {
                 continue;
             }

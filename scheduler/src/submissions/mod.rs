@@ -1,0 +1,666 @@
+//! Jobs submitted to the cluster, as `spark-submit` submits drivers to a standalone
+//! master's REST server: a job is a SQL script ([`script`]) whose statements run in
+//! order in one session of its own. A job that starts streaming queries with a
+//! processing-time trigger runs until they end, as a Spark driver awaiting its
+//! queries does; killing it stops them.
+//!
+//! The [`SubmissionManager`] keeps every submission under the scheduler's state
+//! directory (`submissions/`), so states survive a restart: a job that was waiting on
+//! its streaming queries goes on waiting (the queries resume by themselves); a job
+//! that was in the middle of a statement is marked failed, saying which statement.
+
+pub mod script;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::error::GatewayError;
+use crate::gateway::Gateway;
+use crate::session::Session;
+use crate::state_store::JsonStore;
+
+/// How long a killed statement may take to wind down before the job is marked killed.
+const KILL_WAIT: Duration = Duration::from_secs(60);
+
+/// Spark's driver states, as the REST server reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DriverState {
+    /// Accepted, not started yet.
+    Submitted,
+    /// Running statements, or waiting on the streaming queries it started.
+    Running,
+    /// Every statement ran and every streaming query it started ended well.
+    Finished,
+    /// A statement or a streaming query failed.
+    Failed,
+    /// Killed on request.
+    Killed,
+    /// The scheduler could not run it.
+    Error,
+}
+
+impl DriverState {
+    /// Whether the job has ended.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Self::Submitted | Self::Running)
+    }
+
+    /// The state's name (`RUNNING`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitted => "SUBMITTED",
+            Self::Running => "RUNNING",
+            Self::Finished => "FINISHED",
+            Self::Failed => "FAILED",
+            Self::Killed => "KILLED",
+            Self::Error => "ERROR",
+        }
+    }
+}
+
+/// Where one statement of a job stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementRun {
+    /// The line of the script it starts on.
+    pub line: u64,
+    /// Its text.
+    pub text: String,
+    /// `PENDING`, `RUNNING`, `FINISHED`, `FAILED` or `KILLED`.
+    pub state: String,
+    /// Rows of its result.
+    pub rows: Option<u64>,
+    /// How long it ran.
+    pub duration_ms: Option<u64>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// A submitted job, as the scheduler keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Submission {
+    /// `driver-<yyyyMMddHHmmss>-<nnnn>`.
+    pub id: String,
+    /// `spark.app.name`, or the file's name.
+    pub name: String,
+    /// The file it came from (`appResource`).
+    pub resource: String,
+    /// The script.
+    pub content: String,
+    /// Spark settings the job's session starts with.
+    pub spark_properties: BTreeMap<String, String>,
+    /// Where it stands.
+    pub state: DriverState,
+    /// What happened (the error of a failed job).
+    pub message: Option<String>,
+    /// When it was accepted, epoch ms.
+    pub submitted_ms: i64,
+    /// When it started.
+    pub started_ms: Option<i64>,
+    /// When it ended.
+    pub ended_ms: Option<i64>,
+    /// Its statements.
+    pub statements: Vec<StatementRun>,
+    /// Ids of the streaming queries it started.
+    pub streams: Vec<String>,
+}
+
+/// A `CreateSubmissionRequest`, in the fields Sparkling reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRequest {
+    /// Must be `CreateSubmissionRequest`.
+    pub action: Option<String>,
+    /// The job's file: a `.sql` script. Read by the scheduler unless `appContent` is
+    /// given.
+    pub app_resource: Option<String>,
+    /// Sparkling: the file's text, sent by `sparkling submit` so that the scheduler
+    /// needs no access to the client's files.
+    pub app_content: Option<String>,
+    /// Spark settings (`spark.app.name` names the job; the rest go to its session).
+    #[serde(default)]
+    pub spark_properties: BTreeMap<String, String>,
+    /// Spark's arguments to the main class; a SQL script takes none.
+    #[serde(default)]
+    pub app_args: Vec<String>,
+}
+
+/// Settings that describe how Spark launches a driver, not the job's session.
+fn is_launch_setting(key: &str) -> bool {
+    key == "spark.app.name"
+        || key == "spark.master"
+        || key.starts_with("spark.submit.")
+        || key.starts_with("spark.driver.")
+        || key.starts_with("spark.executor.")
+        || key.starts_with("spark.jars")
+        || key.starts_with("spark.files")
+}
+
+/// The answer to a kill request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillOutcome {
+    /// The job is being killed.
+    Killing,
+    /// The job had already ended in this state.
+    AlreadyEnded(DriverState),
+}
+
+/// The cluster's submitted jobs.
+#[derive(Clone)]
+pub struct SubmissionManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    gateway: Gateway,
+    store: JsonStore<Submission>,
+    jobs: DashMap<String, Submission>,
+    kills: DashMap<String, watch::Sender<bool>>,
+    counter: AtomicU64,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `yyyyMMddHHmmss` of an epoch time, UTC.
+fn timestamp_digits(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+impl SubmissionManager {
+    /// A manager keeping its jobs under `state_dir` (nowhere if `None`), with the
+    /// jobs stored there loaded (call [`Self::resume_all`] to go on with them).
+    pub fn new(gateway: Gateway, state_dir: Option<&Path>) -> Result<Self, GatewayError> {
+        let store: JsonStore<Submission> = JsonStore::new(state_dir, "submissions", "submission")?;
+        let jobs = DashMap::new();
+        let mut last = 0;
+        for job in store.load_all() {
+            let n = job
+                .id
+                .rsplit('-')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+            last = last.max(n + 1);
+            jobs.insert(job.id.clone(), job);
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                gateway,
+                store,
+                jobs,
+                kills: DashMap::new(),
+                counter: AtomicU64::new(last),
+            }),
+        })
+    }
+
+    /// Goes on with the jobs that had not ended when the scheduler last stopped.
+    pub fn resume_all(&self) {
+        let pending: Vec<Submission> = self
+            .inner
+            .jobs
+            .iter()
+            .filter(|j| !j.state.is_final())
+            .map(|j| j.clone())
+            .collect();
+        for job in pending {
+            let next = job
+                .statements
+                .iter()
+                .position(|s| s.state != "FINISHED")
+                .unwrap_or(job.statements.len());
+            let interrupted = job.statements.get(next).filter(|s| s.state != "PENDING");
+            match (job.state, interrupted) {
+                (DriverState::Running, Some(statement)) => {
+                    let message = format!(
+                        "the scheduler stopped while statement {} (line {}) was running; the \
+                         statements before it completed, that one may not have: resubmit the \
+                         job from there",
+                        next + 1,
+                        statement.line
+                    );
+                    self.inner.update(&job.id, |j| {
+                        j.statements[next].state = "FAILED".into();
+                        j.statements[next].error = Some(message.clone());
+                        j.end(DriverState::Failed, Some(message.clone()));
+                    });
+                    let inner = Arc::clone(&self.inner);
+                    tokio::spawn(async move { inner.stop_streams(&job).await });
+                }
+                _ => {
+                    tracing::info!("resuming submission {} ({})", job.id, job.name);
+                    self.launch(&job.id, next);
+                }
+            }
+        }
+    }
+
+    /// Accepts a job and starts it; returns its id.
+    pub fn create(&self, request: CreateRequest) -> Result<String, GatewayError> {
+        if request.action.as_deref() != Some("CreateSubmissionRequest") {
+            return Err(GatewayError::InvalidInput(format!(
+                "expected action CreateSubmissionRequest, got {}",
+                request.action.as_deref().unwrap_or("none")
+            )));
+        }
+        let resource = request
+            .app_resource
+            .filter(|r| !r.trim().is_empty())
+            .ok_or_else(|| {
+                GatewayError::InvalidInput(
+                    "appResource is missing: name the job's .sql file".into(),
+                )
+            })?;
+        if !request.app_args.is_empty() {
+            return Err(GatewayError::InvalidInput(
+                "appArgs are not supported: a SQL script takes no arguments (pass settings in \
+                 sparkProperties and read them with ${...} or SET)"
+                    .into(),
+            ));
+        }
+        let file = resource
+            .strip_prefix("file://")
+            .or_else(|| resource.strip_prefix("file:"))
+            .unwrap_or(&resource);
+        let extension = Path::new(file)
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("sql") => {}
+            Some("yaml" | "yml") => {
+                return Err(GatewayError::Unsupported(
+                    "pipeline specs are not supported yet; submit a .sql script".into(),
+                ));
+            }
+            _ => {
+                return Err(GatewayError::InvalidInput(format!(
+                    "appResource {resource} is not a .sql script"
+                )));
+            }
+        }
+        let content = match request.app_content {
+            Some(content) => content,
+            None => std::fs::read_to_string(file).map_err(|e| {
+                GatewayError::InvalidInput(format!(
+                    "cannot read appResource {resource} on the scheduler: {e} (send the \
+                     script's text in appContent, as sparkling submit does)"
+                ))
+            })?,
+        };
+        let statements = script::split(&content)?
+            .into_iter()
+            .map(|s| StatementRun {
+                line: s.line,
+                text: s.text,
+                state: "PENDING".into(),
+                rows: None,
+                duration_ms: None,
+                error: None,
+            })
+            .collect();
+        let name = request
+            .spark_properties
+            .get("spark.app.name")
+            .cloned()
+            .unwrap_or_else(|| {
+                Path::new(file)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| resource.clone())
+            });
+        let submitted_ms = now_ms();
+        let id = format!(
+            "driver-{}-{:04}",
+            timestamp_digits(submitted_ms),
+            self.inner.counter.fetch_add(1, Ordering::SeqCst)
+        );
+        let job = Submission {
+            id: id.clone(),
+            name,
+            resource,
+            content,
+            spark_properties: request.spark_properties,
+            state: DriverState::Submitted,
+            message: None,
+            submitted_ms,
+            started_ms: None,
+            ended_ms: None,
+            statements,
+            streams: Vec::new(),
+        };
+        self.inner.store.save(&id, &job)?;
+        self.inner.jobs.insert(id.clone(), job);
+        self.launch(&id, 0);
+        Ok(id)
+    }
+
+    /// One job.
+    pub fn get(&self, id: &str) -> Option<Submission> {
+        self.inner.jobs.get(id).map(|j| j.clone())
+    }
+
+    /// Every job, oldest first.
+    pub fn list(&self) -> Vec<Submission> {
+        let mut all: Vec<_> = self.inner.jobs.iter().map(|j| j.clone()).collect();
+        all.sort_by(|a, b| (a.submitted_ms, &a.id).cmp(&(b.submitted_ms, &b.id)));
+        all
+    }
+
+    /// Kills a job: its running statement is interrupted and its streaming queries
+    /// stop. `None` if there is no such job.
+    pub fn kill(&self, id: &str) -> Option<KillOutcome> {
+        let state = self.inner.jobs.get(id)?.state;
+        if state.is_final() {
+            return Some(KillOutcome::AlreadyEnded(state));
+        }
+        match self.inner.kills.get(id) {
+            Some(kill) => {
+                let _ = kill.send(true);
+            }
+            // Not running in this scheduler (cannot happen after `resume_all`).
+            None => self
+                .inner
+                .update(id, |j| j.end(DriverState::Killed, Some("killed".into()))),
+        }
+        Some(KillOutcome::Killing)
+    }
+
+    /// Runs a job from statement `first` in a task of its own.
+    fn launch(&self, id: &str, first: usize) {
+        let (kill, killed) = watch::channel(false);
+        self.inner.kills.insert(id.to_string(), kill);
+        let inner = Arc::clone(&self.inner);
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let run = {
+                let inner = Arc::clone(&inner);
+                let id = id.clone();
+                tokio::spawn(async move { inner.run(&id, first, killed).await })
+            };
+            if let Err(e) = run.await {
+                let message = format!("the job's task failed: {e}");
+                inner.update(&id, |j| j.end(DriverState::Error, Some(message.clone())));
+            }
+            inner.kills.remove(&id);
+        });
+    }
+}
+
+impl Submission {
+    fn end(&mut self, state: DriverState, message: Option<String>) {
+        self.state = state;
+        self.message = message;
+        self.ended_ms = Some(now_ms());
+    }
+}
+
+/// How a job's statements went.
+enum Outcome {
+    Done,
+    Failed(String),
+    Killed,
+}
+
+impl Inner {
+    /// Changes a job and stores it.
+    fn update(&self, id: &str, change: impl FnOnce(&mut Submission)) {
+        let Some(mut job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        change(&mut job);
+        if let Err(e) = self.store.save(id, &job) {
+            tracing::error!("recording submission {id}: {e}");
+        }
+    }
+
+    /// Stops the streaming queries a job started (waiting for their batches to end,
+    /// so that the job's end frees the executors).
+    async fn stop_streams(&self, job: &Submission) {
+        for query in &job.streams {
+            if let Err(e) = self.gateway.streams().stop(query).await {
+                tracing::warn!("stopping streaming query {query}: {e}");
+            }
+        }
+    }
+
+    async fn run(&self, id: &str, first: usize, mut killed: watch::Receiver<bool>) {
+        let Some(job) = self.jobs.get(id).map(|j| j.clone()) else {
+            return;
+        };
+        self.update(id, |j| {
+            j.state = DriverState::Running;
+            j.started_ms.get_or_insert(now_ms());
+        });
+        let outcome = match self.run_statements(&job, first, &mut killed).await {
+            Outcome::Done => self.await_streams(id, &mut killed).await,
+            other => other,
+        };
+        let job = self.jobs.get(id).map(|j| j.clone()).unwrap_or(job);
+        match outcome {
+            Outcome::Done => self.update(id, |j| j.end(DriverState::Finished, None)),
+            Outcome::Failed(message) => {
+                self.stop_streams(&job).await;
+                self.update(id, |j| j.end(DriverState::Failed, Some(message)));
+            }
+            Outcome::Killed => {
+                self.stop_streams(&job).await;
+                self.update(id, |j| j.end(DriverState::Killed, Some("killed".into())));
+            }
+        }
+        tracing::info!(
+            "submission {id} ({}) ended {}",
+            job.name,
+            self.jobs.get(id).map(|j| j.state.as_str()).unwrap_or("?")
+        );
+    }
+
+    async fn run_statements(
+        &self,
+        job: &Submission,
+        first: usize,
+        killed: &mut watch::Receiver<bool>,
+    ) -> Outcome {
+        let session = self
+            .gateway
+            .sessions()
+            .detached(&uuid::Uuid::new_v4().to_string());
+        for (key, value) in &job.spark_properties {
+            if is_launch_setting(key) {
+                continue;
+            }
+            if let Err(e) = session.set_conf(key, value) {
+                return Outcome::Failed(format!("setting {key}: {e}"));
+            }
+        }
+        let total = job.statements.len();
+        for (i, statement) in job.statements.iter().enumerate().skip(first) {
+            if *killed.borrow() {
+                return Outcome::Killed;
+            }
+            self.update(&job.id, |j| j.statements[i].state = "RUNNING".into());
+            let started = Instant::now();
+            let result = self
+                .run_statement(&session, &job.id, i, &statement.text, killed)
+                .await;
+            let took = started.elapsed().as_millis() as u64;
+            match result {
+                Some(Ok(batches)) => {
+                    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+                    let started_streams = streaming_query_ids(&statement.text, &batches);
+                    self.update(&job.id, |j| {
+                        let s = &mut j.statements[i];
+                        s.state = "FINISHED".into();
+                        s.rows = Some(rows);
+                        s.duration_ms = Some(took);
+                        for query in started_streams {
+                            if !j.streams.contains(&query) {
+                                j.streams.push(query);
+                            }
+                        }
+                    });
+                }
+                Some(Err(e)) => {
+                    let message = format!(
+                        "statement {} of {total} (line {}) failed: {e}",
+                        i + 1,
+                        statement.line
+                    );
+                    self.update(&job.id, |j| {
+                        let s = &mut j.statements[i];
+                        s.state = "FAILED".into();
+                        s.duration_ms = Some(took);
+                        s.error = Some(e.to_string());
+                    });
+                    return Outcome::Failed(message);
+                }
+                None => {
+                    self.update(&job.id, |j| {
+                        let s = &mut j.statements[i];
+                        s.state = "KILLED".into();
+                        s.duration_ms = Some(took);
+                    });
+                    return Outcome::Killed;
+                }
+            }
+        }
+        Outcome::Done
+    }
+
+    /// Runs one statement; `None` if the job was killed meanwhile.
+    async fn run_statement(
+        &self,
+        session: &Arc<Session>,
+        job: &str,
+        index: usize,
+        text: &str,
+        killed: &mut watch::Receiver<bool>,
+    ) -> Option<Result<Vec<arrow::array::RecordBatch>, GatewayError>> {
+        let operation_id = uuid::Uuid::new_v4().to_string();
+        let (operation, interrupted) =
+            session.start_operation(&operation_id, vec![format!("submission:{job}")]);
+        let run = self
+            .gateway
+            .run_statement(session, text, &operation, interrupted);
+        tokio::pin!(run);
+        let result = tokio::select! {
+            result = &mut run => Some(result),
+            _ = wait_for_kill(killed) => {
+                session.interrupt(|_, _| true);
+                if tokio::time::timeout(KILL_WAIT, &mut run).await.is_err() {
+                    tracing::warn!("statement {} of submission {job} did not stop in time", index + 1);
+                }
+                None
+            }
+        };
+        session.end_operation(&operation_id);
+        result
+    }
+
+    /// Waits for the streaming queries a job started to end.
+    async fn await_streams(&self, id: &str, killed: &mut watch::Receiver<bool>) -> Outcome {
+        loop {
+            let Some(job) = self.jobs.get(id).map(|j| j.clone()) else {
+                return Outcome::Done;
+            };
+            let queries = self.gateway.streams().list();
+            let mut active = false;
+            for query in &job.streams {
+                match queries.iter().find(|q| &q.definition.id == query) {
+                    Some(q) if q.state == "ACTIVE" => active = true,
+                    Some(q) if q.state == "FAILED" => {
+                        return Outcome::Failed(format!(
+                            "streaming query {} ({query}) failed: {}",
+                            q.definition.name,
+                            q.error.as_deref().unwrap_or("no error recorded")
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            if !active {
+                return Outcome::Done;
+            }
+            tokio::select! {
+                _ = wait_for_kill(killed) => return Outcome::Killed,
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+}
+
+/// Resolves when the job is killed (or its kill switch is gone).
+async fn wait_for_kill(killed: &mut watch::Receiver<bool>) {
+    let _ = killed.wait_for(|k| *k).await;
+}
+
+/// The ids of the streaming queries a statement started (`CREATE STREAMING TABLE` and
+/// `INSERT ... FROM STREAM` answer with a `query_id` column).
+fn streaming_query_ids(text: &str, batches: &[arrow::array::RecordBatch]) -> Vec<String> {
+    use arrow::array::AsArray;
+    let upper = text.to_ascii_uppercase();
+    if !upper.contains("STREAM") {
+        return Vec::new();
+    }
+    let mut ids = Vec::new();
+    for batch in batches {
+        let Some(column) = batch.column_by_name("query_id") else {
+            continue;
+        };
+        if let Some(strings) = column.as_string_opt::<i32>() {
+            ids.extend(strings.iter().flatten().map(str::to_string));
+        }
+    }
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_ids_carry_the_utc_time() {
+        assert_eq!(timestamp_digits(0), "19700101000000");
+        // 2026-11-30 13:45:07 UTC.
+        assert_eq!(timestamp_digits(1_796_046_307_000), "20261130134507");
+        assert_eq!(timestamp_digits(951_782_400_000), "20000229000000");
+    }
+
+    #[test]
+    fn launch_settings_stay_out_of_the_session() {
+        assert!(is_launch_setting("spark.app.name"));
+        assert!(is_launch_setting("spark.driver.memory"));
+        assert!(!is_launch_setting("spark.sql.shuffle.partitions"));
+        assert!(!is_launch_setting("spark.sparkling.streaming.trigger"));
+    }
+}
