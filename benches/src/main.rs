@@ -1,12 +1,15 @@
 //! `sparkling-bench`: runs TPC-H on `sparkling local` (two executors) and on DataFusion
 //! single-process over the same Parquet files, measures the gateway's round trip,
 //! writes `lineitem` into a partitioned Iceberg table (vs DataFusion writing the same
-//! Parquet) and runs TPC-H again over Iceberg copies of the tables; writes
-//! `docs/benchmarks.md`.
+//! Parquet), runs TPC-H again over Iceberg copies of the tables and, given a Kafka
+//! broker, measures streaming ingest ([`streaming`]); writes `docs/benchmarks.md`.
 //!
 //! ```text
-//! sparkling-bench --sparkling target/release/sparkling --scale 1 --iterations 3 --out docs/benchmarks.md
+//! sparkling-bench --sparkling target/release/sparkling --scale 1 --iterations 3 \
+//!     --kafka 127.0.0.1:9092 --out docs/benchmarks.md
 //! ```
+
+mod streaming;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -25,6 +28,7 @@ struct Args {
     data_dir: PathBuf,
     out: PathBuf,
     latency_runs: usize,
+    kafka: Option<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -35,6 +39,7 @@ fn parse_args() -> anyhow::Result<Args> {
         data_dir: PathBuf::from("benches/data"),
         out: PathBuf::from("docs/benchmarks.md"),
         latency_runs: 1000,
+        kafka: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,6 +51,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--data" => args.data_dir = PathBuf::from(value()?),
             "--out" => args.out = PathBuf::from(value()?),
             "--latency-runs" => args.latency_runs = value()?.parse()?,
+            "--kafka" => args.kafka = Some(value()?),
             other => bail!("unknown flag {other}"),
         }
     }
@@ -82,6 +88,8 @@ async fn start_local(
             "--connect-port",
             &port.to_string(),
             "--catalog-port",
+            "0",
+            "--http-port",
             "0",
         ])
         .arg("--warehouse")
@@ -214,9 +222,30 @@ async fn main() -> anyhow::Result<()> {
         args.iterations,
     )
     .await;
+    let streaming = match (&iceberg, &args.kafka) {
+        (Ok(_), Some(bootstrap)) => {
+            // The quick mode (small scale) runs a smaller streaming benchmark too.
+            let sizes = if args.scale >= 1.0 {
+                streaming::Sizes {
+                    backlog: 500_000,
+                    live_seconds: 30,
+                    triggers: vec![1, 10],
+                }
+            } else {
+                streaming::Sizes {
+                    backlog: 100_000,
+                    live_seconds: 15,
+                    triggers: vec![1, 10],
+                }
+            };
+            Some(streaming::run(&spark, &args.sparkling, bootstrap, &sizes).await)
+        }
+        _ => None,
+    };
     drop(local);
     let _ = std::fs::remove_dir_all(&work);
     let iceberg = iceberg?;
+    let streaming = streaming.transpose()?;
     let report = Report {
         scale: args.scale,
         iterations: args.iterations,
@@ -224,6 +253,7 @@ async fn main() -> anyhow::Result<()> {
         latencies: vec![trivial, job],
         cold_start_ms: ms(cold_start),
         iceberg: Some(iceberg),
+        streaming,
     };
     std::fs::write(&args.out, report.markdown())?;
     eprintln!("wrote {}", args.out.display());
