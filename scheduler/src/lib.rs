@@ -183,6 +183,7 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
     submissions.resume_all();
     let http = http::router(
         http::HttpState {
+            gateway: gateway.clone(),
             submissions: submissions.clone(),
         },
         options.auth_token.clone(),

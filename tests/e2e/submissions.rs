@@ -1,7 +1,7 @@
 //! Jobs submitted over REST as spark-submit submits them to a standalone master,
 //! driven with a plain HTTP client and with `sparkling submit | status | kill | jobs`:
 //! SQL scripts that finish, fail and are killed, a streaming job, a scheduler restart
-//! in the middle, and bad requests.
+//! in the middle, and bad requests; and `/metrics` while a streaming job runs.
 
 use std::time::{Duration, Instant};
 
@@ -89,6 +89,20 @@ async fn wait_for_state(cluster: &TestCluster, id: &str, states: &[&str]) -> Val
             "{id} did not reach {states:?}: {status}\n{}",
             cluster.logs()
         );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `/metrics` once it has a line starting with `prefix`.
+async fn wait_for_metric(cluster: &TestCluster, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = http(&addr(cluster), "GET", "/metrics", "", &[]);
+        assert_eq!(status, 200, "{body}");
+        if body.lines().any(|l| l.starts_with(prefix)) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "no {prefix} in\n{body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -268,6 +282,28 @@ async fn a_streaming_job_survives_a_restart_and_is_killed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
 
+    // Prometheus sees the executors, the running job and its query's batches.
+    let metrics = wait_for_metric(
+        &cluster,
+        &format!("sparkling_streaming_last_batch_id{{query=\"{query}\""),
+    )
+    .await;
+    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+        let (name, value) = line.rsplit_once(' ').unwrap();
+        assert!(name.starts_with("sparkling_"), "{line}");
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+    for expected in [
+        "sparkling_executors 2",
+        "sparkling_task_slots 2",
+        "sparkling_submissions{state=\"RUNNING\"} 1",
+        "sparkling_submissions{state=\"FINISHED\"} 1",
+        "sparkling_streaming_queries{state=\"ACTIVE\"} 1",
+        "# TYPE sparkling_streaming_processed_rows_per_second gauge",
+    ] {
+        assert!(metrics.contains(expected), "{expected} not in\n{metrics}");
+    }
+
     cluster.kill_scheduler();
     cluster.start_scheduler_again();
     cluster.wait_for_executors(2).await;
@@ -333,6 +369,8 @@ async fn bad_submissions_get_clear_errors() {
     let (code, body) = http(&a, "GET", "/api/v1/submissions", "", &[]);
     assert_eq!(code, 401, "{body}");
     assert!(body.contains("requires a token"), "{body}");
+    let (code, _) = http(&a, "GET", "/metrics", "", &[]);
+    assert_eq!(code, 401);
     let (code, _) = http(
         &a,
         "GET",

@@ -58,6 +58,11 @@ impl Gateway {
         })
     }
 
+    /// The cluster the gateway submits work to.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
     /// The cluster's streaming queries.
     pub fn streams(&self) -> &StreamingManager {
         &self.streams

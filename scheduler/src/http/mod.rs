@@ -1,9 +1,11 @@
 //! The scheduler's HTTP port (8080, like the Spark master's): the REST submission
-//! server in Spark's shapes ([`submissions`]) and the JSON API under `/api/v1/`.
+//! server in Spark's shapes ([`submissions`]), the JSON API under `/api/v1/` and
+//! Prometheus metrics ([`metrics`]).
 //!
 //! With an auth token configured every request must carry `Authorization: Bearer
 //! <token>`. Bodies over [`MAX_BODY`] are refused.
 
+pub mod metrics;
 pub mod submissions;
 
 use axum::Router;
@@ -13,6 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::gateway::Gateway;
 use crate::submissions::SubmissionManager;
 
 /// Largest request body accepted (a job's script travels inline).
@@ -21,6 +24,8 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Everything the HTTP handlers reach.
 #[derive(Clone)]
 pub struct HttpState {
+    /// The gateway (cluster, sessions, streaming queries).
+    pub gateway: Gateway,
     /// Submitted jobs.
     pub submissions: SubmissionManager,
 }
@@ -29,6 +34,7 @@ pub struct HttpState {
 pub fn router(state: HttpState, token: Option<String>) -> Router {
     Router::new()
         .merge(submissions::routes())
+        .merge(metrics::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

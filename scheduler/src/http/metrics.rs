@@ -1,0 +1,193 @@
+//! `/metrics`: the cluster's state in Prometheus' text format, every name starting
+//! with `sparkling_`: executors and their slots and heartbeats, submitted jobs by
+//! state, streaming queries by state, and each running query's last batch (rates,
+//! duration, lag, dead letters).
+
+use std::fmt::Write;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::HttpState;
+use crate::submissions::DriverState;
+
+/// The metrics route.
+pub fn routes() -> Router<HttpState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+/// A label value with Prometheus' escapes.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Writes one metric family: its help, its type and its samples (labels, value).
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, f64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        if labels.is_empty() {
+            let _ = writeln!(out, "{name} {value}");
+        } else {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    }
+}
+
+async fn metrics(State(state): State<HttpState>) -> Response {
+    let mut out = String::new();
+    let executors = state.gateway.cluster().executors().await;
+    family(
+        &mut out,
+        "sparkling_executors",
+        "gauge",
+        "Executors registered with the scheduler.",
+        &[(String::new(), executors.len() as f64)],
+    );
+    family(
+        &mut out,
+        "sparkling_task_slots",
+        "gauge",
+        "Task slots of the registered executors.",
+        &[(
+            String::new(),
+            executors.iter().map(|e| e.slots as f64).sum(),
+        )],
+    );
+    let heartbeats: Vec<_> = executors
+        .iter()
+        .filter_map(|e| {
+            e.last_heartbeat_age
+                .map(|age| (format!("executor=\"{}\"", label(&e.id)), age.as_secs_f64()))
+        })
+        .collect();
+    family(
+        &mut out,
+        "sparkling_executor_heartbeat_age_seconds",
+        "gauge",
+        "Time since each executor's last heartbeat.",
+        &heartbeats,
+    );
+
+    let jobs = state.submissions.list();
+    let by_state: Vec<_> = [
+        DriverState::Submitted,
+        DriverState::Running,
+        DriverState::Finished,
+        DriverState::Failed,
+        DriverState::Killed,
+        DriverState::Error,
+    ]
+    .iter()
+    .map(|s| {
+        (
+            format!("state=\"{}\"", s.as_str()),
+            jobs.iter().filter(|j| j.state == *s).count() as f64,
+        )
+    })
+    .collect();
+    family(
+        &mut out,
+        "sparkling_submissions",
+        "gauge",
+        "Submitted jobs by driver state.",
+        &by_state,
+    );
+
+    let queries = state.gateway.streams().list();
+    let by_state: Vec<_> = ["ACTIVE", "STOPPED", "FINISHED", "FAILED"]
+        .iter()
+        .map(|s| {
+            (
+                format!("state=\"{s}\""),
+                queries.iter().filter(|q| q.state == *s).count() as f64,
+            )
+        })
+        .collect();
+    family(
+        &mut out,
+        "sparkling_streaming_queries",
+        "gauge",
+        "Streaming queries by state.",
+        &by_state,
+    );
+    let mut last = Vec::new();
+    for query in queries.iter().filter(|q| q.state == "ACTIVE") {
+        let Some(progress) = query.handle.as_ref().and_then(|h| h.last_progress()) else {
+            continue;
+        };
+        let labels = format!(
+            "query=\"{}\",name=\"{}\"",
+            label(&query.definition.id),
+            label(&query.definition.name)
+        );
+        let lag = progress
+            .sources
+            .first()
+            .and_then(|s| s.metrics.get("totalLag"))
+            .and_then(|l| l.parse::<f64>().ok());
+        last.push((labels, progress, lag));
+    }
+    let per_query =
+        |pick: &dyn Fn(&crate::streaming::progress::QueryProgress, Option<f64>) -> Option<f64>| {
+            last.iter()
+                .filter_map(|(labels, p, lag)| pick(p, *lag).map(|v| (labels.clone(), v)))
+                .collect::<Vec<_>>()
+        };
+    family(
+        &mut out,
+        "sparkling_streaming_last_batch_id",
+        "gauge",
+        "Id of each running query's last committed batch.",
+        &per_query(&|p, _| Some(p.batch_id as f64)),
+    );
+    family(
+        &mut out,
+        "sparkling_streaming_input_rows_per_second",
+        "gauge",
+        "Records per second arriving at each running query, over its last batch.",
+        &per_query(&|p, _| Some(p.input_rows_per_second)),
+    );
+    family(
+        &mut out,
+        "sparkling_streaming_processed_rows_per_second",
+        "gauge",
+        "Records per second each running query processed in its last batch.",
+        &per_query(&|p, _| Some(p.processed_rows_per_second)),
+    );
+    family(
+        &mut out,
+        "sparkling_streaming_batch_duration_seconds",
+        "gauge",
+        "Duration of each running query's last trigger.",
+        &per_query(&|p, _| Some(p.duration_ms.trigger_execution as f64 / 1000.0)),
+    );
+    family(
+        &mut out,
+        "sparkling_streaming_lag_records",
+        "gauge",
+        "Records left behind by each running query's last batch (its source's totalLag).",
+        &per_query(&|_, lag| lag),
+    );
+    family(
+        &mut out,
+        "sparkling_streaming_dead_letter_rows",
+        "gauge",
+        "Rows each running query's last batch routed to its dead-letter table.",
+        &per_query(&|p, _| Some(p.num_dead_letter_rows as f64)),
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
