@@ -66,6 +66,19 @@ impl<T: Serialize + DeserializeOwned> JsonStore<T> {
         })
     }
 
+    /// The record stored under `id`, if there is one that can be read.
+    pub fn load(&self, id: &str) -> Option<T> {
+        // Ids come from requests too: nothing outside the directory.
+        if id.is_empty() || id.starts_with('.') || id.contains(['/', '\\']) {
+            return None;
+        }
+        let path = self.dir.as_ref()?.join(format!("{id}.json"));
+        let bytes = std::fs::read(&path).ok()?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| tracing::error!("ignoring {} file {}: {e}", self.what, path.display()))
+            .ok()
+    }
+
     /// Every stored record; files that cannot be read are reported and skipped.
     pub fn load_all(&self) -> Vec<T> {
         let Some(dir) = &self.dir else {

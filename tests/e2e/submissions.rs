@@ -1,7 +1,8 @@
 //! Jobs submitted over REST as spark-submit submits them to a standalone master,
 //! driven with a plain HTTP client and with `sparkling submit | status | kill | jobs`:
 //! SQL scripts that finish, fail and are killed, a streaming job, a scheduler restart
-//! in the middle, and bad requests; and `/metrics` while a streaming job runs.
+//! in the middle, and bad requests; and `/metrics` and the JSON API while a streaming
+//! job runs.
 
 use std::time::{Duration, Instant};
 
@@ -303,6 +304,34 @@ async fn a_streaming_job_survives_a_restart_and_is_killed() {
     ] {
         assert!(metrics.contains(expected), "{expected} not in\n{metrics}");
     }
+
+    // The JSON API shows the same.
+    let (code, body) = http(&addr(&cluster), "GET", "/api/v1/cluster", "", &[]);
+    assert_eq!(code, 200, "{body}");
+    let view: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["executors"].as_array().unwrap().len(), 2, "{view}");
+    assert_eq!(view["taskSlots"], 2);
+    let (code, body) = http(
+        &addr(&cluster),
+        "GET",
+        &format!("/api/v1/streams/{query}"),
+        "",
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    let view: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["state"], "ACTIVE", "{view}");
+    assert_eq!(view["definition"]["target"]["name"], "auths", "{view}");
+    assert!(
+        !view["recentProgress"].as_array().unwrap().is_empty(),
+        "{view}"
+    );
+    assert_eq!(view["lastProgress"]["id"], query.as_str(), "{view}");
+    let (code, body) = http(&addr(&cluster), "GET", "/api/v1/streams", "", &[]);
+    assert_eq!(code, 200);
+    assert!(body.contains(&query), "{body}");
+    let (code, _) = http(&addr(&cluster), "GET", "/api/v1/streams/nope", "", &[]);
+    assert_eq!(code, 404);
 
     cluster.kill_scheduler();
     cluster.start_scheduler_again();

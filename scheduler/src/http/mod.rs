@@ -1,10 +1,11 @@
 //! The scheduler's HTTP port (8080, like the Spark master's): the REST submission
-//! server in Spark's shapes ([`submissions`]), the JSON API under `/api/v1/` and
-//! Prometheus metrics ([`metrics`]).
+//! server in Spark's shapes ([`submissions`]), the JSON API under `/api/v1/`
+//! ([`api`], and the submissions' records) and Prometheus metrics ([`metrics`]).
 //!
 //! With an auth token configured every request must carry `Authorization: Bearer
 //! <token>`. Bodies over [`MAX_BODY`] are refused.
 
+pub mod api;
 pub mod metrics;
 pub mod submissions;
 
@@ -35,6 +36,7 @@ pub fn router(state: HttpState, token: Option<String>) -> Router {
     Router::new()
         .merge(submissions::routes())
         .merge(metrics::routes())
+        .merge(api::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

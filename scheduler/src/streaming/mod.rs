@@ -45,6 +45,28 @@ pub struct QueryInfo {
     pub handle: Option<Arc<QueryHandle>>,
 }
 
+fn stored_info(stored: StoredQuery) -> QueryInfo {
+    let (state, error) = match stored.desired {
+        Desired::Active => ("ACTIVE".to_string(), None),
+        Desired::Inactive { ended, error } => (ended, error),
+    };
+    QueryInfo {
+        definition: stored.definition,
+        state,
+        error,
+        handle: None,
+    }
+}
+
+fn running_info(handle: Arc<QueryHandle>) -> QueryInfo {
+    QueryInfo {
+        definition: handle.definition.clone(),
+        state: handle.state().to_string(),
+        error: handle.exception(),
+        handle: Some(handle),
+    }
+}
+
 /// The cluster's streaming queries.
 #[derive(Clone)]
 pub struct StreamingManager {
@@ -204,33 +226,24 @@ impl StreamingManager {
 
     /// Every query: those that ran in this scheduler's lifetime, and stored ones.
     pub fn list(&self) -> Vec<QueryInfo> {
-        let mut out: Vec<QueryInfo> = Vec::new();
-        for stored in load_queries(&self.inner.store) {
-            if self.inner.running.contains_key(&stored.definition.id) {
-                continue;
-            }
-            let (state, error) = match stored.desired {
-                Desired::Active => ("ACTIVE".to_string(), None),
-                Desired::Inactive { ended, error } => (ended, error),
-            };
-            out.push(QueryInfo {
-                definition: stored.definition,
-                state,
-                error,
-                handle: None,
-            });
-        }
+        let mut out: Vec<QueryInfo> = load_queries(&self.inner.store)
+            .into_iter()
+            .filter(|stored| !self.inner.running.contains_key(&stored.definition.id))
+            .map(stored_info)
+            .collect();
         for entry in self.inner.running.iter() {
-            let handle = Arc::clone(entry.value());
-            out.push(QueryInfo {
-                definition: handle.definition.clone(),
-                state: handle.state().to_string(),
-                error: handle.exception(),
-                handle: Some(handle),
-            });
+            out.push(running_info(Arc::clone(entry.value())));
         }
         out.sort_by_key(|q| q.definition.created_ms);
         out
+    }
+
+    /// One query, as [`Self::list`] shows it (reading one stored file at most).
+    pub fn info(&self, id: &str) -> Option<QueryInfo> {
+        match self.get(id) {
+            Some(handle) => Some(running_info(handle)),
+            None => self.inner.store.load(id).map(stored_info),
+        }
     }
 
     /// Stops a query for good and waits until it has ended.

@@ -593,10 +593,9 @@ impl Inner {
             let Some(job) = self.jobs.get(id).map(|j| j.clone()) else {
                 return Outcome::Done;
             };
-            let queries = self.gateway.streams().list();
             let mut active = false;
             for query in &job.streams {
-                match queries.iter().find(|q| &q.definition.id == query) {
+                match self.gateway.streams().info(query) {
                     Some(q) if q.state == "ACTIVE" => active = true,
                     Some(q) if q.state == "FAILED" => {
                         return Outcome::Failed(format!(
