@@ -7,6 +7,7 @@
 //! [`start`] brings all of it up on the configured ports and returns a handle that
 //! stops it.
 
+pub mod clock;
 pub mod cluster;
 pub mod error;
 pub mod gateway;

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
@@ -248,15 +247,9 @@ pub fn start_query(
     let id = query_id(&target, &name);
     // A query defined again keeps its first start (generated events are timed from it).
     let created_ms = manager
-        .list()
-        .into_iter()
-        .find(|q| q.definition.id == id)
+        .info(&id)
         .map(|q| q.definition.created_ms)
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64)
-        });
+        .unwrap_or_else(crate::clock::now_ms);
     manager.start(QueryDefinition {
         id,
         name,

@@ -21,6 +21,7 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::clock::now_ms;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::session::Session;
@@ -168,32 +169,12 @@ struct Inner {
     counter: AtomicU64,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// `yyyyMMddHHmmss` of an epoch time, UTC.
 fn timestamp_digits(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = crate::clock::utc(ms);
     format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 
@@ -623,12 +604,18 @@ async fn wait_for_kill(killed: &mut watch::Receiver<bool>) {
     let _ = killed.wait_for(|k| *k).await;
 }
 
-/// The ids of the streaming queries a statement started (`CREATE STREAMING TABLE` and
-/// `INSERT ... FROM STREAM` answer with a `query_id` column).
+/// The ids of the streaming queries a statement started: `CREATE STREAMING TABLE`
+/// and `INSERT ... FROM STREAM` answer with a `query_id` column (classified as the
+/// gateway classifies them, so `SHOW STREAMS`, which lists other queries, is not one).
 fn streaming_query_ids(text: &str, batches: &[arrow::array::RecordBatch]) -> Vec<String> {
+    use crate::lakehouse::ddl::Statement;
     use arrow::array::AsArray;
-    let upper = text.to_ascii_uppercase();
-    if !upper.contains("STREAM") {
+    if !matches!(
+        crate::lakehouse::ddl::parse(text),
+        Ok(Some(
+            Statement::CreateStreamingTable { .. } | Statement::InsertStream { .. }
+        ))
+    ) {
         return Vec::new();
     }
     let mut ids = Vec::new();
@@ -653,6 +640,25 @@ mod tests {
         // 2026-11-30 13:45:07 UTC.
         assert_eq!(timestamp_digits(1_796_046_307_000), "20261130134507");
         assert_eq!(timestamp_digits(951_782_400_000), "20000229000000");
+    }
+
+    #[test]
+    fn only_statements_that_start_streams_report_them() {
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("query_id", arrow::datatypes::DataType::Utf8, false),
+        ]));
+        let ids = arrow::array::StringArray::from(vec!["q1"]);
+        let batch = arrow::array::RecordBatch::try_new(schema, vec![Arc::new(ids)]).unwrap();
+        let batches = [batch];
+        assert_eq!(
+            streaming_query_ids(
+                "CREATE STREAMING TABLE t AS SELECT * FROM STREAM(generate_events(kind => 'auth'))",
+                &batches
+            ),
+            ["q1"]
+        );
+        assert!(streaming_query_ids("SHOW STREAMS", &batches).is_empty());
+        assert!(streaming_query_ids("SELECT 'STREAM' AS query_id", &batches).is_empty());
     }
 
     #[test]
