@@ -3,19 +3,20 @@
 # (which start a real scheduler, executors and Iceberg catalog as separate processes on
 # loopback ports and generate their TPC-H data themselves). Installs what the build
 # and the tests need first: system packages, a Python venv with pyiceberg (the
-# independent Iceberg client the catalog tests use), a throwaway PostgreSQL server and
+# independent Iceberg client the catalog tests use, and DuckDB), a throwaway PostgreSQL server and
 # a throwaway Garage S3 server and a tansu Kafka broker (both built with cargo the
 # first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sparkling-target}"
-# pyiceberg, outside the clone so CI on this machine reuses it.
+# pyiceberg (and DuckDB, which checks the demo pipeline's tables independently),
+# outside the clone so CI on this machine reuses them.
 venv="${SPARKLING_VENV:-$HOME/.cache/sparkling-venv}"
-if ! "$venv/bin/python" -c "import pyiceberg, pyarrow, pyiceberg_core" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import pyiceberg, pyarrow, pyiceberg_core, duckdb" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q "pyiceberg[pyarrow,pyiceberg-core]==0.12.0"
+  "$venv/bin/pip" install -q "pyiceberg[pyarrow,pyiceberg-core]==0.12.0" "duckdb==1.4.2"
 fi
 export SPARKLING_TEST_PYTHON="$venv/bin/python"
 # Servers the tests use; each start function registers its shutdown here.

@@ -6,7 +6,8 @@
 //! functions give a [`StreamSourceTable`], which cannot be scanned by itself. A
 //! streaming query replaces it, batch by batch, with a bounded table over the offsets
 //! that batch covers ([`StreamSource::plan_batch`]). A source's position is a JSON
-//! text: Spark's `{"topic":{"0":42}}` for Kafka, `{"events":N}` for the generator.
+//! text: Spark's `{"topic":{"0":42}}` for Kafka, `{"events":N}` for the generator,
+//! `{"snapshot":ID}` for an Iceberg table (`STREAM(ns.table)`: its appended rows).
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::events::{EventSpec, EventsTable, event_schema, parse_event_options};
 use crate::kafka::micro_batch::{SourceOffsets, plan_micro_batch, ranges_between};
@@ -33,7 +34,7 @@ use crate::option_args::option_pairs;
 const DEFAULT_MAX_EVENTS_PER_TRIGGER: u64 = 1_000_000;
 
 /// An unbounded source of a streaming query.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StreamSource {
     /// Kafka topics.
     Kafka(KafkaOptions),
@@ -48,6 +49,15 @@ pub enum StreamSource {
         /// At most this many events per micro-batch.
         max_per_trigger: Option<u64>,
     },
+    /// The rows appended to an Iceberg table.
+    Table {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// Its columns.
+        schema: SchemaRef,
+    },
 }
 
 /// Where a source stands now: what a batch may read up to.
@@ -57,6 +67,8 @@ pub enum Latest {
     Kafka(Vec<Watermarks>),
     /// Events due so far.
     Events(u64),
+    /// The table as it stands.
+    Table(Box<iceberg::table::Table>),
 }
 
 /// One micro-batch of a source.
@@ -91,6 +103,9 @@ impl StreamSource {
         match self {
             Self::Kafka(options) => format!("KafkaV2[{:?}]", options.subscription),
             Self::Events { spec, .. } => format!("GenerateEvents[kind={:?}]", spec.kind),
+            Self::Table {
+                namespace, name, ..
+            } => format!("IcebergTable[{namespace}.{name}]"),
         }
     }
 
@@ -99,6 +114,7 @@ impl StreamSource {
         match self {
             Self::Kafka(options) => record_schema(options.include_headers),
             Self::Events { spec, .. } => event_schema(spec.kind),
+            Self::Table { schema, .. } => Arc::clone(schema),
         }
     }
 
@@ -129,9 +145,23 @@ impl StreamSource {
         self
     }
 
-    /// The batch from `start` to `end` again (one committed to another table first).
-    pub fn replay(&self, start: &str, end: &str) -> Result<SourceBatch> {
+    /// The batch from `start` to `end` again (one committed to another table first);
+    /// a table source needs `latest`, the table as it stands.
+    pub async fn replay(
+        &self,
+        start: &str,
+        end: &str,
+        latest: Option<&Latest>,
+    ) -> Result<SourceBatch> {
         match self {
+            Self::Table { .. } => {
+                let Some(Latest::Table(table)) = latest else {
+                    return plan_err!("replaying a batch of a table stream needs the table");
+                };
+                let from = snapshot_position(start)?;
+                let to = snapshot_position(end)?;
+                table_batch(table, from, to, start.to_string(), false).await
+            }
             Self::Kafka(options) => {
                 let from = SourceOffsets::from_json(start)?;
                 let to = SourceOffsets::from_json(end)?;
@@ -165,9 +195,13 @@ impl StreamSource {
         }
     }
 
-    /// Where the source stands at `now_ms` (asks the brokers for Kafka; blocks).
+    /// Where the source stands at `now_ms` (asks the brokers for Kafka; blocks). A
+    /// table source stands where its table does: the caller loads it.
     pub fn latest(&self, now_ms: i64) -> Result<Latest> {
         match self {
+            Self::Table {
+                namespace, name, ..
+            } => plan_err!("{namespace}.{name} is read through the catalog: load the table"),
             Self::Kafka(options) => Ok(Latest::Kafka(watermarks(options)?)),
             Self::Events { spec, count, .. } => {
                 let due = if now_ms < spec.start_ms {
@@ -197,13 +231,19 @@ impl StreamSource {
     /// The batch after `committed` (the end of the last committed batch; `None`
     /// before the first), reading up to `latest`; `limited` applies the per-trigger
     /// limits (`maxOffsetsPerTrigger`, `maxEventsPerTrigger`).
-    pub fn plan_batch(
+    pub async fn plan_batch(
         &self,
         committed: Option<&str>,
         latest: &Latest,
         limited: bool,
     ) -> Result<SourceBatch> {
         match (self, latest) {
+            (Self::Table { .. }, Latest::Table(table)) => {
+                let from = committed.map(snapshot_position).transpose()?.flatten();
+                let to = table.metadata().current_snapshot_id();
+                let start = snapshot_json(from);
+                table_batch(table, from, to, start, committed.is_none()).await
+            }
             (Self::Kafka(options), Latest::Kafka(partitions)) => {
                 let committed = committed.map(SourceOffsets::from_json).transpose()?;
                 let batch = plan_micro_batch(
@@ -267,6 +307,51 @@ impl StreamSource {
             _ => plan_err!("a streaming source was asked to plan with another source's offsets"),
         }
     }
+}
+
+/// The rows a table's snapshots after `from` up to `to` appended.
+async fn table_batch(
+    table: &iceberg::table::Table,
+    from: Option<i64>,
+    to: Option<i64>,
+    start: String,
+    first: bool,
+) -> Result<SourceBatch> {
+    let files = crate::iceberg::snapshots::appended_files(table, from, to)
+        .await
+        .map_err(crate::iceberg::table::iceberg_error)?;
+    let input_rows = files.iter().map(|f| f.records).sum();
+    let end = snapshot_json(to);
+    Ok(SourceBatch {
+        table: Arc::new(crate::iceberg::IcebergTable::with_files(
+            table.clone(),
+            files,
+        )?),
+        first,
+        latest: end.clone(),
+        end,
+        start,
+        input_rows,
+        lag: BTreeMap::from([(table.identifier().to_string(), 0)]),
+    })
+}
+
+/// `{"snapshot":ID}`: the last snapshot of the table read (`null`: none yet).
+fn snapshot_json(snapshot: Option<i64>) -> String {
+    match snapshot {
+        Some(id) => format!("{{\"snapshot\":{id}}}"),
+        None => "{\"snapshot\":null}".to_string(),
+    }
+}
+
+fn snapshot_position(json: &str) -> Result<Option<i64>> {
+    #[derive(Deserialize)]
+    struct Position {
+        snapshot: Option<i64>,
+    }
+    serde_json::from_str::<Position>(json)
+        .map(|p| p.snapshot)
+        .map_err(|e| DataFusionError::Plan(format!("invalid table stream offsets {json}: {e}")))
 }
 
 /// `{"events":N,"start":MS}`: the next event, and when event 0 was due.
@@ -388,6 +473,50 @@ impl TableFunctionImpl for StreamEventsFunction {
     }
 }
 
+/// The table name `sparkling_stream_table(...)` was called with.
+pub fn stream_table_name(args: &[Expr]) -> Result<String> {
+    match args {
+        [Expr::Literal(value, _)] => value.try_as_str().flatten().map(str::to_string),
+        _ => None,
+    }
+    .ok_or_else(|| DataFusionError::Plan("STREAM(table) names one table".to_string()))
+}
+
+/// `sparkling_stream_table('ns.table')`, what `STREAM(ns.table)` becomes: the rows
+/// appended to an Iceberg table.
+#[derive(Debug)]
+pub struct StreamTableFunction {
+    /// Where the table is.
+    pub catalog: crate::iceberg::IcebergCatalog,
+    /// The namespace of unqualified names.
+    pub default_namespace: String,
+}
+
+impl TableFunctionImpl for StreamTableFunction {
+    fn call(&self, args: &[Expr]) -> Result<Arc<dyn TableProvider>> {
+        let full = stream_table_name(args)?;
+        let (namespace, name) = match full.rsplit_once('.') {
+            Some((ns, name)) => (ns.to_string(), name.to_string()),
+            None => (self.default_namespace.clone(), full.clone()),
+        };
+        let catalog = self.catalog.clone();
+        let (ns, n) = (namespace.clone(), name.clone());
+        let Some(table) =
+            crate::iceberg::catalog::block_on(async move { catalog.load(&ns, &n).await })?
+        else {
+            return plan_err!("STREAM({full}): table {namespace}.{name} does not exist");
+        };
+        let schema = crate::iceberg::IcebergTable::new(table, None)?.schema();
+        Ok(Arc::new(StreamSourceTable {
+            source: StreamSource::Table {
+                namespace,
+                name,
+                schema,
+            },
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,33 +556,44 @@ mod tests {
         assert_eq!(due, 5);
     }
 
-    #[test]
-    fn event_batches_continue_where_the_last_ended() {
+    #[tokio::test]
+    async fn event_batches_continue_where_the_last_ended() {
         let source = events(Some(100), Some(30));
         let latest = Latest::Events(100);
-        let first = source.plan_batch(None, &latest, true).unwrap();
+        let first = source.plan_batch(None, &latest, true).await.unwrap();
         assert_eq!(
             (first.input_rows, first.end.as_str()),
             (30, "{\"events\":30,\"start\":1000}")
         );
-        let second = source.plan_batch(Some(&first.end), &latest, true).unwrap();
+        let second = source
+            .plan_batch(Some(&first.end), &latest, true)
+            .await
+            .unwrap();
         assert_eq!(second.input_rows, 30);
         assert_eq!(second.end, "{\"events\":60,\"start\":1000}");
-        let again = source.replay(&second.start, &second.end).unwrap();
+        let again = source
+            .replay(&second.start, &second.end, None)
+            .await
+            .unwrap();
         assert_eq!(again.input_rows, 30);
         assert_eq!(again.end, second.end);
         assert_eq!(second.lag["events"], 40);
         // Without the limit (Trigger.Once) the rest comes at once.
         let rest = source
             .plan_batch(Some(&second.end), &latest, false)
+            .await
             .unwrap();
         assert_eq!(rest.input_rows, 40);
         assert!(source.exhausted(Some(&rest.end)).unwrap());
-        let nothing = source.plan_batch(Some(&rest.end), &latest, true).unwrap();
+        let nothing = source
+            .plan_batch(Some(&rest.end), &latest, true)
+            .await
+            .unwrap();
         assert!(nothing.is_empty());
         assert!(
             source
                 .plan_batch(Some("{\"topic\":{}}"), &latest, true)
+                .await
                 .is_err()
         );
     }

@@ -114,9 +114,12 @@ pub async fn run_job(
     interrupted: watch::Receiver<bool>,
     on_submit: impl Fn(&str),
 ) -> Result<SendableRecordBatchStream, GatewayError> {
+    use crate::counters::{JOB_RETRIES, JOBS_FAILED, JOBS_SUBMITTED, JOBS_SUCCEEDED};
+    JOBS_SUBMITTED.inc();
     let mut attempt = 1;
     loop {
         if !cluster.wait_for_executors(NO_EXECUTOR_TIMEOUT).await {
+            JOBS_FAILED.inc();
             return Err(GatewayError::Unavailable(format!(
                 "no executor has registered with the scheduler at {} within {}s; start one with \
                  `sparkling executor --scheduler HOST:PORT`",
@@ -145,10 +148,12 @@ pub async fn run_job(
                         let _ = &guard;
                         batch
                     });
+                JOBS_SUCCEEDED.inc();
                 return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)));
             }
             Err(AttemptError::ExecutorLost(why)) if attempt < MAX_JOB_ATTEMPTS => {
                 tracing::warn!("{why}; running the job again (attempt {})", attempt + 1);
+                JOB_RETRIES.inc();
                 attempt += 1;
                 // The cancelled run may have left task slots counted as busy; once it
                 // is gone and no other job runs, every slot is free.
@@ -161,11 +166,15 @@ pub async fn run_job(
                 }
             }
             Err(AttemptError::ExecutorLost(why)) => {
+                JOBS_FAILED.inc();
                 return Err(GatewayError::JobFailed(format!(
                     "{why}; gave up after {MAX_JOB_ATTEMPTS} attempts"
                 )));
             }
-            Err(AttemptError::Failed(e)) => return Err(e),
+            Err(AttemptError::Failed(e)) => {
+                JOBS_FAILED.inc();
+                return Err(e);
+            }
         }
     }
 }

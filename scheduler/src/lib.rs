@@ -2,18 +2,23 @@
 //! register with ([`cluster`]), the jobs it runs for the gateway ([`job`]), client
 //! sessions ([`session`]), Iceberg commits ([`lakehouse`]), streaming queries
 //! ([`streaming`]), the Spark Connect gateway ([`gateway`]), submitted jobs
-//! ([`submissions`]) and the HTTP port ([`http`]).
+//! ([`submissions`]) and the pipelines among them ([`pipelines`]) with their data
+//! quality expectations ([`expectations`]), and the HTTP port ([`http`]).
 //!
 //! [`start`] brings all of it up on the configured ports and returns a handle that
 //! stops it.
 
 pub mod clock;
 pub mod cluster;
+pub mod counters;
 pub mod error;
+pub mod expectations;
 pub mod gateway;
 pub mod http;
 pub mod job;
 pub mod lakehouse;
+pub mod lineage;
+pub mod pipelines;
 pub mod session;
 pub mod state_store;
 pub mod streaming;
@@ -56,6 +61,9 @@ pub struct SchedulerOptions {
     /// Where the scheduler keeps what must survive a restart (streaming queries,
     /// submitted jobs); nothing is kept if `None`.
     pub state_dir: Option<std::path::PathBuf>,
+    /// Where OpenLineage events of jobs and pipeline updates go: an HTTP endpoint
+    /// (`http://host:5000`) or a file (JSON lines); nowhere if `None`.
+    pub lineage: Option<String>,
 }
 
 impl Default for SchedulerOptions {
@@ -70,6 +78,7 @@ impl Default for SchedulerOptions {
             catalog_uri: None,
             catalog_token: None,
             state_dir: None,
+            lineage: None,
         }
     }
 }
@@ -179,8 +188,13 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
     let gateway = Gateway::with_catalog(cluster.clone(), iceberg, options.state_dir.as_deref())?;
     // Streaming queries and submitted jobs that ran when the scheduler last stopped go on.
     gateway.streams().resume_all();
-    let submissions =
-        submissions::SubmissionManager::new(gateway.clone(), options.state_dir.as_deref())?;
+    let lineage =
+        lineage::Lineage::start(options.lineage.as_deref(), options.catalog_uri.as_deref())?;
+    let submissions = submissions::SubmissionManager::new(
+        gateway.clone(),
+        options.state_dir.as_deref(),
+        lineage,
+    )?;
     submissions.resume_all();
     let http = http::router(
         http::HttpState {

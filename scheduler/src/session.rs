@@ -165,6 +165,14 @@ impl Session {
                     catalog: catalog.clone(),
                 }),
             );
+            // What `STREAM(ns.table)` becomes.
+            ctx.register_udtf(
+                crate::gateway::stream_syntax::TABLE_FUNCTION,
+                Arc::new(sparkling_connectors::stream_source::StreamTableFunction {
+                    catalog: catalog.clone(),
+                    default_namespace: DEFAULT_SCHEMA.to_string(),
+                }),
+            );
         }
         ctx.register_catalog(
             DEFAULT_CATALOG,

@@ -117,12 +117,14 @@ pub struct MasterArgs {
 pub struct SubmitArgs {
     #[command(flatten)]
     pub master: MasterArgs,
-    /// The job: a SQL script (statements run in order in one session).
+    /// The job: a SQL script (statements run in order in one session), or a pipeline
+    /// spec (`spark-pipeline.yml`; its SQL files are sent along).
     pub file: PathBuf,
     /// The job's name (default: the file's name).
     #[arg(long)]
     pub name: Option<String>,
-    /// Spark settings for the job's session, KEY=VALUE (repeatable).
+    /// Spark settings for the job's session, KEY=VALUE (repeatable); for a pipeline
+    /// also values of its configuration.
     #[arg(long = "conf", value_name = "KEY=VALUE")]
     pub conf: Vec<String>,
     /// Wait for the job to end, printing its progress; the exit code is 0 when it
@@ -217,6 +219,10 @@ pub struct LocalArgs {
     /// default: `scheduler/` next to the catalog database.
     #[arg(long, env = "SPARKLING_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Where OpenLineage events of jobs and pipelines go: an HTTP endpoint
+    /// (`http://host:5000`) or a file (JSON lines).
+    #[arg(long, env = "SPARKLING_LINEAGE")]
+    pub lineage: Option<String>,
 }
 
 /// `sparkling catalog`.
@@ -274,6 +280,10 @@ pub struct SchedulerArgs {
     /// when the scheduler starts again, and submitted jobs); without it nothing is kept.
     #[arg(long, env = "SPARKLING_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Where OpenLineage events of jobs and pipelines go: an HTTP endpoint
+    /// (`http://host:5000`, events POSTed to /api/v1/lineage) or a file (JSON lines).
+    #[arg(long, env = "SPARKLING_LINEAGE")]
+    pub lineage: Option<String>,
 }
 
 /// `sparkling executor`.

@@ -35,6 +35,7 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
         catalog_uri: args.catalog.clone(),
         catalog_token: args.catalog_token,
         state_dir: args.state_dir.clone(),
+        lineage: args.lineage.clone(),
     })
     .await?;
     println!("sparkling scheduler ready");
@@ -174,6 +175,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         catalog_uri: Some(catalog.uri()),
         catalog_token: args.auth_token,
         state_dir: Some(state_dir.clone()),
+        lineage: args.lineage.clone(),
     })
     .await?;
     let slots = args

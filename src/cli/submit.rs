@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use sparkling_scheduler::pipelines::spec::PipelineBundle;
+
 use super::{MasterArgs, SubmitArgs};
 
 /// Exit codes of `sparkling submit --wait` by final state.
@@ -90,8 +92,17 @@ impl Master {
 /// `sparkling submit FILE`.
 pub async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
     let master = Master::new(&args.master)?;
-    let content = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let is_pipeline = args
+        .file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml"));
+    // A pipeline travels with the SQL files its spec names.
+    let content = if is_pipeline {
+        PipelineBundle::read(&args.file)?.to_json()
+    } else {
+        std::fs::read_to_string(&args.file)
+            .with_context(|| format!("cannot read {}", args.file.display()))?
+    };
     let mut properties = BTreeMap::new();
     for kv in &args.conf {
         let Some((k, v)) = kv.split_once('=') else {
@@ -133,13 +144,62 @@ pub async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints a job's statements as they finish, until it ends; returns its final state.
+/// Prints what a pipeline's datasets did since `shown` (dataset -> state and update
+/// last printed).
+fn report_datasets(pipeline: &Value, shown: &mut BTreeMap<String, (String, u64)>) {
+    let updates = pipeline["updates"].as_u64().unwrap_or(0);
+    for d in pipeline["datasets"].as_array().cloned().unwrap_or_default() {
+        let name = d["name"].as_str().unwrap_or("").to_string();
+        let state = d["state"].as_str().unwrap_or("").to_string();
+        let key = (state.clone(), updates);
+        if state == "PENDING" || shown.get(&name) == Some(&key) {
+            continue;
+        }
+        let kind = match d["kind"].as_str() {
+            Some("STREAMING_TABLE") => "streaming table",
+            _ => "materialized view",
+        };
+        let mut detail = match state.as_str() {
+            "RUNNING" if d["durationMs"].is_null() => {
+                // Started; reported again when it completes.
+                eprintln!("{name} ({kind}) ...");
+                shown.insert(name, key);
+                continue;
+            }
+            "RUNNING" => "running continuously".to_string(),
+            "COMPLETED" => format!(
+                "{} rows, {} ms",
+                d["rowsWritten"].as_u64().unwrap_or(0),
+                d["durationMs"].as_u64().unwrap_or(0)
+            ),
+            _ => d["error"].as_str().unwrap_or("").to_string(),
+        };
+        for e in d["expectations"].as_array().cloned().unwrap_or_default() {
+            detail.push_str(&format!(
+                "; expectation {}: {} passed, {} failed ({})",
+                e["name"].as_str().unwrap_or(""),
+                e["passed"],
+                e["failed"],
+                e["on_violation"].as_str().unwrap_or("")
+            ));
+        }
+        eprintln!("{name} ({kind}): {state} ({detail})");
+        shown.insert(name, key);
+    }
+}
+
+/// Prints a job's statements (or a pipeline's datasets) as they finish, until it
+/// ends; returns its final state.
 async fn watch(master: &Master, id: &str) -> anyhow::Result<String> {
     let mut reported = 0;
     let mut running_shown = None;
     let mut streams_shown = false;
+    let mut datasets_shown = BTreeMap::new();
     loop {
         let job = master.job(id).await?;
+        if job["pipeline"].is_object() {
+            report_datasets(&job["pipeline"], &mut datasets_shown);
+        }
         let statements = job["statements"].as_array().cloned().unwrap_or_default();
         let total = statements.len();
         while let Some(s) = statements.get(reported) {
@@ -172,7 +232,8 @@ async fn watch(master: &Master, id: &str) -> anyhow::Result<String> {
             reported += 1;
         }
         let state = job["state"].as_str().unwrap_or("UNKNOWN").to_string();
-        if reported == total && state == "RUNNING" && !streams_shown {
+        // (A pipeline reports its streams as datasets.)
+        if reported == total && state == "RUNNING" && !streams_shown && job["pipeline"].is_null() {
             if let Some(streams) = job["streams"].as_array().filter(|s| !s.is_empty()) {
                 let ids: Vec<_> = streams.iter().filter_map(|s| s.as_str()).collect();
                 eprintln!(
@@ -259,14 +320,18 @@ pub async fn jobs(master: MasterArgs) -> anyhow::Result<()> {
     }
     println!(
         "{:<28} {:<20} {:<9} {:>10} {:>9}  message",
-        "id", "name", "state", "statements", "seconds"
+        "id", "name", "state", "steps", "seconds"
     );
     for job in jobs {
-        let statements = job["statements"].as_array().cloned().unwrap_or_default();
-        let done = statements
-            .iter()
-            .filter(|s| s["state"] == "FINISHED")
-            .count();
+        // A pipeline's steps are its datasets.
+        let (steps, finished) = match job["pipeline"]["datasets"].as_array() {
+            Some(datasets) => (datasets.clone(), "COMPLETED"),
+            None => (
+                job["statements"].as_array().cloned().unwrap_or_default(),
+                "FINISHED",
+            ),
+        };
+        let done = steps.iter().filter(|s| s["state"] == finished).count();
         let seconds = match (job["startedMs"].as_i64(), job["endedMs"].as_i64()) {
             (Some(start), Some(end)) => format!("{:.1}", (end - start) as f64 / 1000.0),
             (Some(_), None) => "running".into(),
@@ -277,7 +342,7 @@ pub async fn jobs(master: MasterArgs) -> anyhow::Result<()> {
             job["id"].as_str().unwrap_or(""),
             job["name"].as_str().unwrap_or(""),
             job["state"].as_str().unwrap_or(""),
-            format!("{done}/{}", statements.len()),
+            format!("{done}/{}", steps.len()),
             seconds,
             first_line(job["message"].as_str().unwrap_or(""))
         );

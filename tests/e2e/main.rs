@@ -3,7 +3,8 @@
 //! `sparkling` command line; and the Iceberg REST catalog as its own process, driven
 //! by pyiceberg; the same over a real S3-compatible object store; and Kafka topics
 //! on a real Kafka-protocol broker, and streaming queries from them into tables; jobs
-//! submitted over REST.
+//! submitted over REST, and pipelines of streaming tables and materialized views;
+//! the web UI in a headless Chromium.
 
 mod catalog;
 mod cluster;
@@ -12,7 +13,9 @@ mod fault;
 mod kafka;
 mod lakehouse;
 mod object_store;
+mod pipelines;
 mod sdk;
 mod streaming;
 mod submissions;
 mod tpch;
+mod ui;

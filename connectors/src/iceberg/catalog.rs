@@ -9,7 +9,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, Result};
-use iceberg::{Catalog, CatalogBuilder, ErrorKind, NamespaceIdent, TableIdent};
+use iceberg::{
+    Catalog, CatalogBuilder, ErrorKind, NamespaceIdent, TableIdent, TableRequirement, TableUpdate,
+};
 use iceberg_catalog_rest::{RestCatalog, RestCatalogBuilder};
 
 use super::table::{IcebergTable, iceberg_error};
@@ -19,6 +21,7 @@ use super::table::{IcebergTable, iceberg_error};
 pub struct IcebergCatalog {
     catalog: Arc<RestCatalog>,
     uri: String,
+    token: Option<String>,
 }
 
 impl IcebergCatalog {
@@ -40,7 +43,8 @@ impl IcebergCatalog {
             })?;
         let this = Self {
             catalog: Arc::new(catalog),
-            uri: uri.to_string(),
+            uri: uri.trim_end_matches('/').to_string(),
+            token: token.map(str::to_string),
         };
         // The builder is lazy; ask once so a wrong URI is reported at startup.
         this.namespaces().await.map_err(|e| {
@@ -77,6 +81,67 @@ impl IcebergCatalog {
     /// The iceberg client, for commits.
     pub fn client(&self) -> &RestCatalog {
         &self.catalog
+    }
+
+    /// Commits `updates` to a table if `requirements` hold, with the REST protocol's
+    /// `POST /v1/namespaces/{ns}/tables/{table}`. The iceberg client builds such
+    /// commits only from its own actions; this one is for snapshots it cannot make
+    /// yet (an overwrite). A failed requirement is a `CatalogCommitConflicts` error.
+    pub async fn commit_updates(
+        &self,
+        table: &TableIdent,
+        requirements: Vec<TableRequirement>,
+        updates: Vec<TableUpdate>,
+    ) -> iceberg::Result<()> {
+        let unexpected = |what: String| iceberg::Error::new(ErrorKind::Unexpected, what);
+        let client = reqwest::Client::new();
+        let with_token = |request: reqwest::RequestBuilder| match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        // A catalog may serve its tables under a prefix it announces in its config.
+        let config: serde_json::Value = with_token(client.get(format!("{}/v1/config", self.uri)))
+            .send()
+            .await
+            .map_err(|e| unexpected(format!("asking {} for its config: {e}", self.uri)))?
+            .json()
+            .await
+            .map_err(|e| unexpected(format!("the config of {}: {e}", self.uri)))?;
+        let prefix = ["overrides", "defaults"]
+            .iter()
+            .find_map(|k| config[k]["prefix"].as_str())
+            .map(|p| format!("{p}/"))
+            .unwrap_or_default();
+        let namespace = table.namespace().join("\u{1f}");
+        let url = format!(
+            "{}/v1/{prefix}namespaces/{}/tables/{}",
+            self.uri,
+            percent_encode(&namespace),
+            percent_encode(table.name())
+        );
+        let body = serde_json::json!({
+            "identifier": {"namespace": table.namespace().as_ref(), "name": table.name()},
+            "requirements": requirements,
+            "updates": updates,
+        });
+        let response = with_token(client.post(&url).json(&body))
+            .send()
+            .await
+            .map_err(|e| unexpected(format!("committing to {table}: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = response.text().await.unwrap_or_default();
+        let kind = if status == reqwest::StatusCode::CONFLICT {
+            ErrorKind::CatalogCommitConflicts
+        } else {
+            ErrorKind::Unexpected
+        };
+        Err(iceberg::Error::new(
+            kind,
+            format!("the catalog refused a commit to {table} ({status}): {text}"),
+        ))
     }
 
     /// The top-level namespaces.
@@ -122,6 +187,19 @@ impl IcebergCatalog {
             namespace: namespace.to_string(),
         }
     }
+}
+
+/// `text` as one URL path segment (everything but unreserved characters escaped).
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn ident(namespace: &str) -> NamespaceIdent {

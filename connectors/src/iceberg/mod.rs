@@ -2,12 +2,14 @@
 //! DataFusion schemas ([`catalog`]), tables whose scans are planned from their
 //! manifests and spread over the executors ([`table`]), and the filters that prune
 //! those scans ([`predicate`]), metadata tables and time travel ([`metadata`]), table definitions from SQL terms ([`schema`]), and
-//! the executors' side of writes ([`write`]).
+//! the executors' side of writes ([`write`]), and snapshots the client cannot read or
+//! make by itself: appended files, overwrites ([`snapshots`]).
 
 pub mod catalog;
 pub mod metadata;
 pub mod predicate;
 pub mod schema;
+pub mod snapshots;
 pub mod table;
 pub mod write;
 

@@ -134,7 +134,10 @@ fn normalize_field(field: &Field) -> Field {
 fn normalize_type(ty: &DataType) -> DataType {
     match ty {
         DataType::Int8 | DataType::Int16 | DataType::UInt8 | DataType::UInt16 => DataType::Int32,
-        DataType::UInt32 => DataType::Int64,
+        // Iceberg has no unsigned types. DataFusion's row_number(), rank() and
+        // similar are UInt64 where Spark's are integers; values past i64::MAX fail
+        // the write's cast rather than wrap.
+        DataType::UInt32 | DataType::UInt64 => DataType::Int64,
         DataType::Float16 => DataType::Float32,
         DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
         DataType::BinaryView | DataType::LargeBinary => DataType::Binary,

@@ -26,6 +26,7 @@ use iceberg::spec::DataFileFormat;
 use iceberg::table::Table;
 
 use super::predicate::filters_to_predicate;
+use super::snapshots::ScanFile;
 use super::write::{IcebergWriteExec, WriteSpec};
 
 /// One snapshot of an Iceberg table (the current one unless time-travelling).
@@ -35,6 +36,8 @@ pub struct IcebergTable {
     snapshot_id: Option<i64>,
     schema: SchemaRef,
     write_id: Option<String>,
+    /// A fixed set of data files to read instead of the snapshot's (a stream's batch).
+    files: Option<Arc<Vec<ScanFile>>>,
 }
 
 impl IcebergTable {
@@ -60,6 +63,16 @@ impl IcebergTable {
             snapshot_id,
             schema: Arc::new(schema),
             write_id: None,
+            files: None,
+        })
+    }
+
+    /// The rows of `files` (data files of `table`, written with its current schema):
+    /// what one micro-batch of a stream over the table reads.
+    pub fn with_files(table: Table, files: Vec<ScanFile>) -> Result<Self> {
+        Ok(Self {
+            files: Some(Arc::new(files)),
+            ..Self::new(table, None)?
         })
     }
 
@@ -101,7 +114,41 @@ impl IcebergTable {
     }
 
     /// The data files to read for `filters`.
-    async fn plan_files(&self, filters: &[Expr]) -> Result<Vec<FileScanTask>> {
+    async fn plan_files(&self, filters: &[Expr]) -> Result<Vec<ScanFile>> {
+        if let Some(files) = &self.files {
+            return Ok(files.as_ref().clone());
+        }
+        let tasks = self.plan_tasks(filters).await?;
+        if let Some(task) = tasks.iter().find(|t| !t.deletes.is_empty()) {
+            return not_impl_err!(
+                "table {} has delete files (e.g. for {}); reading row-level deletes is not supported yet",
+                self.table.identifier(),
+                task.data_file_path
+            );
+        }
+        if let Some(task) = tasks
+            .iter()
+            .find(|t| t.data_file_format != DataFileFormat::Parquet)
+        {
+            return not_impl_err!(
+                "table {} has a {:?} data file ({}); only Parquet is supported",
+                self.table.identifier(),
+                task.data_file_format,
+                task.data_file_path
+            );
+        }
+        Ok(tasks
+            .into_iter()
+            .map(|t| ScanFile {
+                path: t.data_file_path,
+                size: t.file_size_in_bytes,
+                records: t.record_count.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// The iceberg scan's tasks for `filters`.
+    async fn plan_tasks(&self, filters: &[Expr]) -> Result<Vec<FileScanTask>> {
         let builder = || {
             let b = self.table.scan().select_all();
             match self.snapshot_id {
@@ -157,24 +204,6 @@ impl TableProvider for IcebergTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let tasks = self.plan_files(filters).await?;
-        if let Some(task) = tasks.iter().find(|t| !t.deletes.is_empty()) {
-            return not_impl_err!(
-                "table {} has delete files (e.g. for {}); reading row-level deletes is not supported yet",
-                self.table.identifier(),
-                task.data_file_path
-            );
-        }
-        if let Some(task) = tasks
-            .iter()
-            .find(|t| t.data_file_format != DataFileFormat::Parquet)
-        {
-            return not_impl_err!(
-                "table {} has a {:?} data file ({}); only Parquet is supported",
-                self.table.identifier(),
-                task.data_file_format,
-                task.data_file_path
-            );
-        }
         if tasks.is_empty() {
             let schema = match projection {
                 Some(p) => Arc::new(self.schema.project(p)?),
@@ -212,9 +241,9 @@ impl TableProvider for IcebergTable {
                 self.table.identifier()
             );
         }
-        if self.snapshot_id.is_some() {
+        if self.snapshot_id.is_some() || self.files.is_some() {
             return plan_err!(
-                "cannot write to a past snapshot of {}",
+                "cannot write to a past snapshot or a stream batch of {}",
                 self.table.identifier()
             );
         }
@@ -231,11 +260,11 @@ impl TableProvider for IcebergTable {
 
 /// The object store the files live in, and the files spread over at most `n` groups
 /// of similar total size (largest file first, each to the lightest group).
-fn file_groups(tasks: &[FileScanTask], n: usize) -> Result<(ObjectStoreUrl, Vec<FileGroup>)> {
+fn file_groups(tasks: &[ScanFile], n: usize) -> Result<(ObjectStoreUrl, Vec<FileGroup>)> {
     let mut store_url: Option<ObjectStoreUrl> = None;
     let mut files: Vec<(u64, PartitionedFile)> = Vec::with_capacity(tasks.len());
     for task in tasks {
-        let (url, key) = object_location(&task.data_file_path)?;
+        let (url, key) = object_location(&task.path)?;
         match &store_url {
             None => store_url = Some(url),
             Some(first) if *first != url => {
@@ -247,10 +276,10 @@ fn file_groups(tasks: &[FileScanTask], n: usize) -> Result<(ObjectStoreUrl, Vec<
             }
             Some(_) => {}
         }
-        let mut file = PartitionedFile::new(key.to_string(), task.file_size_in_bytes);
+        let mut file = PartitionedFile::new(key.to_string(), task.size);
         // Keep the key exactly as the writer spelled it (no re-encoding).
         file.object_meta.location = key;
-        files.push((task.file_size_in_bytes, file));
+        files.push((task.size, file));
     }
     files.sort_by_key(|f| std::cmp::Reverse(f.0));
     let n = n.min(files.len());

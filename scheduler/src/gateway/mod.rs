@@ -10,7 +10,7 @@ mod analyze;
 pub mod arrow;
 pub mod bind;
 pub mod execute;
-mod named_args;
+pub(crate) mod named_args;
 mod operation;
 pub mod plan;
 mod responder;

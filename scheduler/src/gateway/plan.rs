@@ -140,16 +140,27 @@ pub async fn native_plan(session: &Session, bytes: &[u8]) -> Result<LogicalPlan,
 /// syntax is rewritten into table functions, named options into pairs and
 /// `STREAM(source)` into streaming sources.
 pub async fn plan_sql(session: &Session, query: &str) -> Result<LogicalPlan, GatewayError> {
+    plan_sql_in(&session.ctx.state(), session.iceberg.is_some(), query).await
+}
+
+/// [`plan_sql`] in `state`; `lakehouse`: Iceberg tables are there (Spark's table
+/// syntax applies).
+pub async fn plan_sql_in(
+    state: &datafusion::execution::SessionState,
+    lakehouse: bool,
+    query: &str,
+) -> Result<LogicalPlan, GatewayError> {
     let named = super::named_args::rewrite(query);
     let query = named.as_deref().unwrap_or(query);
     let streamed = super::stream_syntax::rewrite(query)?;
     let query = streamed.as_deref().unwrap_or(query);
-    let rewritten = match session.iceberg {
-        Some(_) => crate::lakehouse::rewrite::rewrite(query),
-        None => None,
+    let rewritten = if lakehouse {
+        crate::lakehouse::rewrite::rewrite(query)
+    } else {
+        None
     };
     let query = rewritten.as_deref().unwrap_or(query);
-    Ok(session.ctx.state().create_logical_plan(query).await?)
+    Ok(state.create_logical_plan(query).await?)
 }
 
 /// Plans one SQL statement; in [`Mode::Execute`] DDL runs now.

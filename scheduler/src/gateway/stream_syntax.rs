@@ -2,7 +2,8 @@
 //! `FROM STREAM(read_kafka(...))` or `FROM STREAM read_kafka(...)` marks the source a
 //! streaming query reads incrementally. DataFusion has no such syntax, so the source
 //! call is renamed to its streaming table function (`sparkling_stream_kafka(...)`,
-//! `sparkling_stream_events(...)`) and the `STREAM( )` around it dropped.
+//! `sparkling_stream_events(...)`) and the `STREAM( )` around it dropped. A table,
+//! `STREAM(ns.table)`, becomes `sparkling_stream_table('ns.table')`: its appended rows.
 
 use datafusion::sql::sqlparser::tokenizer::Token;
 
@@ -15,6 +16,28 @@ const STREAMABLE: &[(&str, &str)] = &[
     ("read_kafka", "sparkling_stream_kafka"),
     ("generate_events", "sparkling_stream_events"),
 ];
+
+/// What `STREAM(table)` becomes.
+pub const TABLE_FUNCTION: &str = "sparkling_stream_table";
+
+/// A dotted name from `tokens[from]` followed by `)`: its parts and the index of the
+/// closing parenthesis.
+fn table_name(tokens: &[Token], from: usize) -> Option<(Vec<String>, usize)> {
+    let mut parts = Vec::new();
+    let mut i = from;
+    loop {
+        match &tokens[i] {
+            Token::Word(w) => parts.push(w.value.clone()),
+            _ => return None,
+        }
+        let next = next_significant(tokens, i + 1)?;
+        match &tokens[next] {
+            Token::Period => i = next_significant(tokens, next + 1)?,
+            Token::RParen => return Some((parts, next)),
+            _ => return None,
+        }
+    }
+}
 
 /// The rewritten SQL, or `None` if it reads no `STREAM(...)`.
 pub fn rewrite(sql: &str) -> Result<Option<String>, GatewayError> {
@@ -66,12 +89,16 @@ pub fn rewrite(sql: &str) -> Result<Option<String>, GatewayError> {
                         i = inner + 1;
                         continue;
                     }
-                    Some(inner) if word(inner).is_some() => {
-                        return Err(GatewayError::Unsupported(format!(
-                            "STREAM({}): streaming reads come from read_kafka(...) or \
-                             generate_events(...); streaming from a table is not supported yet",
-                            word(inner).unwrap_or_default()
-                        )));
+                    Some(inner) => {
+                        if let Some((name, close)) = table_name(&tokens, inner) {
+                            out.push_str(&format!(
+                                "{TABLE_FUNCTION}('{}')",
+                                name.join(".").replace('\'', "''")
+                            ));
+                            changed = true;
+                            i = close + 1;
+                            continue;
+                        }
                     }
                     _ => {}
                 }
@@ -130,8 +157,18 @@ mod tests {
     }
 
     #[test]
-    fn streaming_from_tables_is_refused_clearly() {
-        let e = rewrite("SELECT * FROM STREAM(events)").unwrap_err();
-        assert!(e.to_string().contains("not supported yet"), "{e}");
+    fn streams_over_tables_read_their_appends() {
+        assert_eq!(
+            rewrite("SELECT * FROM STREAM(events) e").unwrap().unwrap(),
+            "SELECT * FROM sparkling_stream_table('events') e"
+        );
+        assert_eq!(
+            rewrite("SELECT a FROM STREAM ( bronze . \"Listen\" )")
+                .unwrap()
+                .unwrap(),
+            "SELECT a FROM sparkling_stream_table('bronze.Listen')"
+        );
+        // Not a name: left for DataFusion to report.
+        assert_eq!(rewrite("SELECT * FROM STREAM(1 + 2)").unwrap(), None);
     }
 }

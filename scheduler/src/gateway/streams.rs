@@ -165,6 +165,7 @@ impl Gateway {
             query,
             trigger,
             dead_letter,
+            expectations: Vec::new(),
         };
         // Spark's toTable creates the table when it does not exist.
         if catalog(session)?

@@ -75,6 +75,46 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         &heartbeats,
     );
 
+    use crate::counters::*;
+    let counter = |out: &mut String, name: &str, help: &str, samples: &[(&str, u64)]| {
+        let samples: Vec<(String, f64)> = samples
+            .iter()
+            .map(|(labels, v)| (labels.to_string(), *v as f64))
+            .collect();
+        family(out, name, "counter", help, &samples);
+    };
+    counter(
+        &mut out,
+        "sparkling_jobs_total",
+        "Distributed jobs run on the executors, by outcome.",
+        &[
+            ("outcome=\"submitted\"", JOBS_SUBMITTED.get()),
+            ("outcome=\"succeeded\"", JOBS_SUCCEEDED.get()),
+            ("outcome=\"failed\"", JOBS_FAILED.get()),
+        ],
+    );
+    counter(
+        &mut out,
+        "sparkling_job_retries_total",
+        "Job attempts run again because an executor was lost.",
+        &[("", JOB_RETRIES.get())],
+    );
+    counter(
+        &mut out,
+        "sparkling_iceberg_commits_total",
+        "Iceberg snapshots committed, by operation.",
+        &[
+            ("operation=\"append\"", APPEND_COMMITS.get()),
+            ("operation=\"overwrite\"", OVERWRITE_COMMITS.get()),
+        ],
+    );
+    counter(
+        &mut out,
+        "sparkling_iceberg_commit_conflicts_total",
+        "Iceberg commit attempts that lost to another writer and were retried.",
+        &[("", COMMIT_CONFLICTS.get())],
+    );
+
     let jobs = state.submissions.list();
     let by_state: Vec<_> = [
         DriverState::Submitted,

@@ -1,13 +1,16 @@
 //! The scheduler's HTTP port (8080, like the Spark master's): the REST submission
 //! server in Spark's shapes ([`submissions`]), the JSON API under `/api/v1/`
-//! ([`api`], and the submissions' records) and Prometheus metrics ([`metrics`]).
+//! ([`api`], and the submissions' records), Prometheus metrics ([`metrics`]) and the
+//! web UI ([`ui`]).
 //!
-//! With an auth token configured every request must carry `Authorization: Bearer
-//! <token>`. Bodies over [`MAX_BODY`] are refused.
+//! With an auth token configured every request must carry it: as `Authorization:
+//! Bearer <token>`, or (for a browser) as `?token=<token>` once, which sets a cookie
+//! that carries it from then on. Bodies over [`MAX_BODY`] are refused.
 
 pub mod api;
 pub mod metrics;
 pub mod submissions;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -37,6 +40,7 @@ pub fn router(state: HttpState, token: Option<String>) -> Router {
         .merge(submissions::routes())
         .merge(metrics::routes())
         .merge(api::routes())
+        .merge(ui::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
@@ -75,20 +79,91 @@ async fn require_token(
     let Some(token) = token else {
         return next.run(request).await;
     };
-    let presented = request
-        .headers()
+    let headers = request.headers();
+    let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
-        Some(p) if crate::constant_time_eq(p.as_bytes(), token.as_bytes()) => {
-            next.run(request).await
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let cookie = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(&format!("{TOKEN_COOKIE}="))
+                .map(str::to_string)
+        });
+    let query = request.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("token="))
+            .map(percent_decode)
+    });
+    let valid = |p: &Option<String>| {
+        p.as_ref()
+            .is_some_and(|p| crate::constant_time_eq(p.as_bytes(), token.as_bytes()))
+    };
+    if valid(&bearer) || valid(&cookie) {
+        return next.run(request).await;
+    }
+    if valid(&query) {
+        // A browser keeps the token in a cookie for the next pages.
+        let mut response = next.run(request).await;
+        if let Ok(value) = axum::http::HeaderValue::from_str(&format!(
+            "{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+        )) {
+            response
+                .headers_mut()
+                .append(axum::http::header::SET_COOKIE, value);
         }
-        Some(_) => error_response(StatusCode::UNAUTHORIZED, "invalid token"),
-        None => error_response(
-            StatusCode::UNAUTHORIZED,
-            "this cluster requires a token: send Authorization: Bearer <token> \
-             (sparkling submit --token or SPARKLING_AUTH_TOKEN)",
-        ),
+        return response;
+    }
+    if bearer.is_some() || cookie.is_some() || query.is_some() {
+        return error_response(StatusCode::UNAUTHORIZED, "invalid token");
+    }
+    error_response(
+        StatusCode::UNAUTHORIZED,
+        "this cluster requires a token: send Authorization: Bearer <token> (sparkling \
+         submit --token or SPARKLING_AUTH_TOKEN), or open the UI once with ?token=<token>",
+    )
+}
+
+/// The cookie a browser keeps the token in.
+const TOKEN_COOKIE: &str = "sparkling_token";
+
+/// `%XX` escapes (and `+`) of a query value decoded.
+fn percent_decode(text: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push(high * 16 + low);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_tokens_are_percent_decoded() {
+        assert_eq!(percent_decode("a%2Fb+c%3d"), "a/b c=");
+        assert_eq!(percent_decode("50%"), "50%");
+        assert_eq!(percent_decode("%zz%"), "%zz%");
     }
 }

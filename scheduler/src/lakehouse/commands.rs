@@ -291,6 +291,15 @@ pub async fn run(
                 "streaming statements are run by the streaming manager".into(),
             ));
         }
+        Statement::CreateMaterializedView { table, .. } => {
+            return Err(GatewayError::Unsupported(format!(
+                "CREATE MATERIALIZED VIEW {} defines a dataset of a pipeline, which refreshes \
+                 it on each update: put it in a pipeline's SQL and submit the pipeline \
+                 (`sparkling submit spark-pipeline.yml`); for a one-off table use CREATE \
+                 TABLE ... AS SELECT",
+                table.name.join(".")
+            )));
+        }
         Statement::AddColumns { table, columns } => {
             let (ns, name) = table_name_parts(table)?;
             let Some(table) = catalog.load(&ns, &name).await? else {

@@ -1,7 +1,8 @@
 //! Spark's DDL for Iceberg tables, which DataFusion's SQL does not speak:
 //! `CREATE/DROP/SHOW NAMESPACE`, `CREATE TABLE ... [USING iceberg] [PARTITIONED BY
 //! (col, days(ts), bucket(16, id), ...)] [TBLPROPERTIES (...)] [AS SELECT ...]`,
-//! `DROP TABLE ... [PURGE]` and `ALTER TABLE ... ADD COLUMN(S)`.
+//! `DROP TABLE ... [PURGE]` and `ALTER TABLE ... ADD COLUMN(S)`; and the dataset
+//! definitions of pipelines (`CREATE STREAMING TABLE`, `CREATE MATERIALIZED VIEW`).
 //!
 //! Statements are recognised from their leading keywords on sqlparser's tokens; column
 //! lists and queries are handed back to DataFusion as text. Anything else is not a
@@ -55,6 +56,14 @@ pub enum Statement {
         /// The table and its query.
         table: CreateTable,
         /// `OR REFRESH`: an existing table is fine; its query resumes.
+        or_refresh: bool,
+    },
+    /// `CREATE [OR REFRESH] MATERIALIZED VIEW name [(CONSTRAINT ...)] [PARTITIONED BY
+    /// ...] [TBLPROPERTIES ...] AS SELECT ...`: a dataset of a pipeline.
+    CreateMaterializedView {
+        /// The view's table and its query.
+        table: CreateTable,
+        /// `OR REFRESH` (or `OR REPLACE`).
         or_refresh: bool,
     },
     /// `INSERT INTO name SELECT ... FROM STREAM(...)`: a streaming query into an
@@ -123,6 +132,18 @@ pub fn parse(sql: &str) -> Result<Option<Statement>, GatewayError> {
                 ));
             }
             return Ok(Some(Statement::CreateStreamingTable { table, or_refresh }));
+        }
+        if p.keywords(&["MATERIALIZED", "VIEW"]) {
+            let table = p.create_table(false)?;
+            if table.query.is_none() {
+                return Err(syntax(
+                    "CREATE MATERIALIZED VIEW needs AS SELECT ...".to_string(),
+                ));
+            }
+            return Ok(Some(Statement::CreateMaterializedView {
+                table,
+                or_refresh: or_refresh || or_replace,
+            }));
         }
         if or_refresh {
             return Err(syntax(

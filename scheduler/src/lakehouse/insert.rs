@@ -1,6 +1,6 @@
 //! `INSERT` into an Iceberg table: one distributed job whose executors write data
 //! files and report them; after the job succeeded the scheduler commits them as
-//! exactly one snapshot (retrying when another writer committed first). A failed or
+//! exactly one snapshot (an append, or an overwrite replacing all rows) (retrying when another writer committed first). A failed or
 //! cancelled job commits nothing and its files are removed.
 
 use std::collections::{HashMap, HashSet};
@@ -22,6 +22,7 @@ use iceberg::{Catalog, ErrorKind};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use sparkling_connectors::iceberg::WriteSpec;
+use sparkling_connectors::iceberg::snapshots::replace_all;
 use sparkling_connectors::iceberg::table::object_location;
 use sparkling_connectors::iceberg::write::{DATA_FILE_COLUMN, write_output_schema};
 use sparkling_connectors::iceberg::{IcebergCatalog, IcebergTable};
@@ -66,14 +67,19 @@ pub async fn insert(
     let LogicalPlan::Dml(dml) = plan else {
         return Err(GatewayError::Internal("not an insert".into()));
     };
-    if let WriteOp::Insert(op) = dml.op
-        && op != InsertOp::Append
-    {
-        return Err(GatewayError::Unsupported(format!(
-            "{op} into Iceberg table {} is not supported yet; only INSERT INTO appends",
-            dml.table_name
-        )));
-    }
+    // INSERT OVERWRITE replaces all rows (Spark's static overwrite without a
+    // PARTITION clause).
+    let replace = match dml.op {
+        WriteOp::Insert(InsertOp::Append) => false,
+        WriteOp::Insert(InsertOp::Overwrite) => true,
+        op => {
+            return Err(GatewayError::Unsupported(format!(
+                "{op} into Iceberg table {} is not supported yet; INSERT INTO appends and \
+                 INSERT OVERWRITE replaces all rows",
+                dml.table_name
+            )));
+        }
+    };
     let rows = append(
         cluster,
         session,
@@ -83,6 +89,7 @@ pub async fn insert(
             input: Arc::clone(&dml.input),
             target,
             properties: HashMap::new(),
+            replace,
             precondition: None,
         },
         interrupted,
@@ -106,6 +113,9 @@ pub struct Append {
     pub target: IcebergTable,
     /// Extra snapshot summary properties.
     pub properties: HashMap<String, String>,
+    /// Whether the rows replace all of the table's rows (an overwrite snapshot, as a
+    /// materialized view's refresh) instead of being appended.
+    pub replace: bool,
     /// Checked before every commit attempt.
     pub precondition: Option<Precondition>,
 }
@@ -125,6 +135,7 @@ pub async fn append(
         input,
         target,
         properties,
+        replace,
         precondition,
     } = append;
     let write_id = uuid::Uuid::new_v4().to_string();
@@ -172,6 +183,7 @@ pub async fn append(
         files,
         properties,
         &write_id,
+        replace,
         precondition.as_ref(),
     )
     .await;
@@ -207,15 +219,17 @@ fn data_files(batches: &[RecordBatch], table: &Table) -> Result<Vec<DataFile>, G
     Ok(files)
 }
 
-/// Appends `files` as one snapshot. A conflict with another writer is retried on the
-/// refreshed table; an unknown outcome is resolved by looking for the write's id in
-/// the table's snapshots, so a write never lands twice.
+/// Appends `files` as one snapshot (or, with `replace`, makes them the table's only
+/// files). A conflict with another writer is retried on the refreshed table; an
+/// unknown outcome is resolved by looking for the write's id in the table's
+/// snapshots, so a write never lands twice.
 async fn commit(
     catalog: &IcebergCatalog,
     table: &Table,
     files: Vec<DataFile>,
     properties: HashMap<String, String>,
     write_id: &str,
+    replace: bool,
     precondition: Option<&Precondition>,
 ) -> Result<(), GatewayError> {
     let mut table = table.clone();
@@ -224,17 +238,28 @@ async fn commit(
         if let Some(check) = precondition {
             check(&table).map_err(GatewayError::JobFailed)?;
         }
-        let tx = Transaction::new(&table);
-        let action = tx
-            .fast_append()
-            .add_data_files(files.clone())
-            .set_snapshot_properties(properties.clone());
-        let result = match action.apply(tx) {
-            Ok(tx) => tx.commit(catalog.client()).await.map(|_| ()),
-            Err(e) => Err(e),
+        let result = if replace {
+            replace_all(catalog, &table, files.clone(), properties.clone()).await
+        } else {
+            let tx = Transaction::new(&table);
+            let action = tx
+                .fast_append()
+                .add_data_files(files.clone())
+                .set_snapshot_properties(properties.clone());
+            match action.apply(tx) {
+                Ok(tx) => tx.commit(catalog.client()).await.map(|_| ()),
+                Err(e) => Err(e),
+            }
         };
         let error = match result {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                if replace {
+                    crate::counters::OVERWRITE_COMMITS.inc();
+                } else {
+                    crate::counters::APPEND_COMMITS.inc();
+                }
+                return Ok(());
+            }
             Err(e) => e,
         };
         // Whatever happened, the commit may have landed: look before trying again.
@@ -259,6 +284,7 @@ async fn commit(
             "commit to {} conflicted; retrying",
             table.identifier()
         );
+        crate::counters::COMMIT_CONFLICTS.inc();
         last_error = Some(error);
         tokio::time::sleep(std::time::Duration::from_millis(20 * attempt as u64)).await;
     }

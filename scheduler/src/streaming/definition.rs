@@ -158,6 +158,10 @@ pub struct QueryDefinition {
     /// When the query was first defined (epoch ms); generated events without an
     /// explicit start begin then.
     pub created_ms: i64,
+    /// Expectations each batch's rows are checked against (a pipeline's streaming
+    /// table).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expectations: Vec<crate::expectations::Expectation>,
 }
 
 /// The id of the query named `name` writing to `target`: the same pair always gives
@@ -272,6 +276,7 @@ mod tests {
                 trigger: Trigger::ProcessingTime { interval_ms: 1000 },
                 dead_letter: None,
                 created_ms: 5,
+                expectations: Vec::new(),
             },
             desired: Desired::Active,
         };

@@ -2,6 +2,7 @@
 //! offsets the last committed snapshot recorded, runs it as a job, commits it, and
 //! reports status and progress.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -228,7 +229,19 @@ async fn load_table(catalog: &IcebergCatalog, name: &TableName) -> Result<Table,
         .ok_or_else(|| GatewayError::InvalidInput(format!("table {name} does not exist")))
 }
 
-async fn latest(source: &StreamSource) -> Result<Latest, GatewayError> {
+async fn latest(env: &RunEnv, source: &StreamSource) -> Result<Latest, GatewayError> {
+    if let StreamSource::Table {
+        namespace, name, ..
+    } = source
+    {
+        let name = TableName {
+            namespace: namespace.clone(),
+            name: name.clone(),
+        };
+        return Ok(Latest::Table(Box::new(
+            load_table(&env.catalog, &name).await?,
+        )));
+    }
     let source = source.clone();
     tokio::task::spawn_blocking(move || source.latest(now_ms()))
         .await
@@ -298,13 +311,17 @@ async fn run_loop(handle: &QueryHandle, env: &RunEnv) -> Result<End, GatewayErro
             && record.id == next_batch
             && let Some(start) = &record.start
         {
-            replay = Some(source.replay(start, &record.end)?);
+            let table = match source {
+                StreamSource::Table { .. } => Some(latest(env, &source).await?),
+                _ => None,
+            };
+            replay = Some(source.replay(start, &record.end, table.as_ref()).await?);
         }
     }
     // Available-now reads up to where the source stands at the start.
     let bound = match def.trigger {
         Trigger::AvailableNow => {
-            Some(retry(handle, "asking the source", || latest(&source)).await?)
+            Some(retry(handle, "asking the source", || latest(env, &source)).await?)
         }
         _ => None,
     };
@@ -321,9 +338,11 @@ async fn run_loop(handle: &QueryHandle, env: &RunEnv) -> Result<End, GatewayErro
             None => {
                 let latest = match &bound {
                     Some(b) => b.clone(),
-                    None => retry(handle, "asking the source", || latest(&source)).await?,
+                    None => retry(handle, "asking the source", || latest(env, &source)).await?,
                 };
-                source.plan_batch(committed.as_deref(), &latest, def.trigger != Trigger::Once)?
+                source
+                    .plan_batch(committed.as_deref(), &latest, def.trigger != Trigger::Once)
+                    .await?
             }
         };
         let latest_ms = started.elapsed().as_millis() as u64;
@@ -453,16 +472,41 @@ async fn run_batch(
         }
         None => (plan, None),
     };
+    // The expectations count (and filter) the rows bound for the target.
+    let (rows, expectations) = crate::expectations::apply(
+        &env.cluster,
+        &env.session,
+        rows,
+        &def.expectations,
+        &def.target.to_string(),
+        stop.clone(),
+    )
+    .await?;
+    let mut properties = identity.properties();
+    if !expectations.is_empty() {
+        properties.insert(
+            crate::expectations::EXPECTATIONS_PROPERTY.to_string(),
+            serde_json::to_string(&expectations).unwrap_or_default(),
+        );
+    }
     let mut dead_letters = 0;
     // Dead letters first: the target's snapshot is what marks the batch done.
     if let Some((table, bad)) = dead
-        && let Appended::Rows(n) = append_batch(env, table, bad, &identity, stop.clone()).await?
+        && let Appended::Rows(n) = append_batch(
+            env,
+            table,
+            bad,
+            &identity,
+            identity.properties(),
+            stop.clone(),
+        )
+        .await?
     {
         dead_letters = n;
         exit_if_told(batch_id);
     }
     Ok(
-        match append_batch(env, &def.target, rows, &identity, stop).await? {
+        match append_batch(env, &def.target, rows, &identity, properties, stop).await? {
             Appended::Rows(rows) => Committed {
                 rows,
                 dead_letters,
@@ -503,6 +547,7 @@ async fn append_batch(
     name: &TableName,
     plan: datafusion::logical_expr::LogicalPlan,
     identity: &BatchIdentity<'_>,
+    properties: HashMap<String, String>,
     stop: watch::Receiver<bool>,
 ) -> Result<Appended, GatewayError> {
     let table = load_table(&env.catalog, name).await?;
@@ -522,7 +567,8 @@ async fn append_batch(
             table_name: table_reference(name),
             input: Arc::new(input),
             target,
-            properties: identity.properties(),
+            properties,
+            replace: false,
             precondition: Some(not_yet_committed(
                 identity.query_id,
                 identity.target,

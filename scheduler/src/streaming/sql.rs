@@ -160,6 +160,8 @@ pub struct StartRequest {
     pub name: String,
     /// Where rows with a `_corrupt_record` go.
     pub dead_letter: Option<TableName>,
+    /// Expectations on each batch's rows.
+    pub expectations: Vec<crate::expectations::Expectation>,
 }
 
 /// `ns.table` or `table` as a table name.
@@ -194,6 +196,7 @@ impl StartRequest {
             trigger,
             name,
             dead_letter,
+            expectations: Vec::new(),
         })
     }
 }
@@ -243,6 +246,7 @@ pub fn start_query(
         trigger,
         name,
         dead_letter,
+        expectations,
     } = request;
     let id = query_id(&target, &name);
     // A query defined again keeps its first start (generated events are timed from it).
@@ -258,6 +262,7 @@ pub fn start_query(
         trigger,
         dead_letter,
         created_ms,
+        expectations,
     })
 }
 

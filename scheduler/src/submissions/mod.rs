@@ -1,13 +1,15 @@
 //! Jobs submitted to the cluster, as `spark-submit` submits drivers to a standalone
 //! master's REST server: a job is a SQL script ([`script`]) whose statements run in
-//! order in one session of its own. A job that starts streaming queries with a
+//! order in one session of its own, or a pipeline ([`crate::pipelines`]) whose
+//! update runs its datasets in dependency order. A job that starts streaming queries with a
 //! processing-time trigger runs until they end, as a Spark driver awaiting its
 //! queries does; killing it stops them.
 //!
 //! The [`SubmissionManager`] keeps every submission under the scheduler's state
 //! directory (`submissions/`), so states survive a restart: a job that was waiting on
 //! its streaming queries goes on waiting (the queries resume by themselves); a job
-//! that was in the middle of a statement is marked failed, saying which statement.
+//! that was in the middle of a statement is marked failed, saying which statement;
+//! a pipeline's update runs again (its streams go on from their checkpoints).
 
 pub mod script;
 
@@ -24,6 +26,10 @@ use tokio::sync::watch;
 use crate::clock::now_ms;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::lineage::{self, DatasetName, EventType, Lineage, RunEvent};
+use crate::pipelines::graph::PipelineGraph;
+use crate::pipelines::spec::PipelineBundle;
+use crate::pipelines::{self, Change, PipelineLineage, PipelineRun, UpdateOptions};
 use crate::session::Session;
 use crate::state_store::JsonStore;
 
@@ -113,6 +119,9 @@ pub struct Submission {
     pub statements: Vec<StatementRun>,
     /// Ids of the streaming queries it started.
     pub streams: Vec<String>,
+    /// A pipeline job's datasets (its `content` is then the pipeline's bundle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<PipelineRun>,
 }
 
 /// A `CreateSubmissionRequest`, in the fields Sparkling reads.
@@ -163,6 +172,7 @@ pub struct SubmissionManager {
 
 struct Inner {
     gateway: Gateway,
+    lineage: Lineage,
     store: JsonStore<Submission>,
     jobs: DashMap<String, Submission>,
     kills: DashMap<String, watch::Sender<bool>>,
@@ -181,7 +191,11 @@ fn timestamp_digits(ms: i64) -> String {
 impl SubmissionManager {
     /// A manager keeping its jobs under `state_dir` (nowhere if `None`), with the
     /// jobs stored there loaded (call [`Self::resume_all`] to go on with them).
-    pub fn new(gateway: Gateway, state_dir: Option<&Path>) -> Result<Self, GatewayError> {
+    pub fn new(
+        gateway: Gateway,
+        state_dir: Option<&Path>,
+        lineage: Lineage,
+    ) -> Result<Self, GatewayError> {
         let store: JsonStore<Submission> = JsonStore::new(state_dir, "submissions", "submission")?;
         let jobs = DashMap::new();
         let mut last = 0;
@@ -198,6 +212,7 @@ impl SubmissionManager {
         Ok(Self {
             inner: Arc::new(Inner {
                 gateway,
+                lineage,
                 store,
                 jobs,
                 kills: DashMap::new(),
@@ -216,6 +231,13 @@ impl SubmissionManager {
             .map(|j| j.clone())
             .collect();
         for job in pending {
+            if job.pipeline.is_some() {
+                // An update goes again from the start: streams go on from their
+                // checkpoints, views are recomputed.
+                tracing::info!("resuming pipeline {} ({})", job.id, job.name);
+                self.launch(&job.id, 0);
+                continue;
+            }
             let next = job
                 .statements
                 .iter()
@@ -277,49 +299,61 @@ impl SubmissionManager {
         let extension = Path::new(file)
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
-        match extension.as_deref() {
-            Some("sql") => {}
-            Some("yaml" | "yml") => {
-                return Err(GatewayError::Unsupported(
-                    "pipeline specs are not supported yet; submit a .sql script".into(),
-                ));
-            }
+        let is_pipeline = match extension.as_deref() {
+            Some("sql") => false,
+            Some("yaml" | "yml") => true,
             _ => {
                 return Err(GatewayError::InvalidInput(format!(
-                    "appResource {resource} is not a .sql script"
+                    "appResource {resource} is neither a .sql script nor a pipeline spec (.yml)"
                 )));
             }
-        }
-        let content = match request.app_content {
-            Some(content) => content,
-            None => std::fs::read_to_string(file).map_err(|e| {
-                GatewayError::InvalidInput(format!(
-                    "cannot read appResource {resource} on the scheduler: {e} (send the \
-                     script's text in appContent, as sparkling submit does)"
-                ))
-            })?,
         };
-        let statements = script::split(&content)?
-            .into_iter()
-            .map(|s| StatementRun {
-                line: s.line,
-                text: s.text,
-                state: "PENDING".into(),
-                rows: None,
-                duration_ms: None,
-                error: None,
-            })
-            .collect();
+        let mut default_name = Path::new(file)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| resource.clone());
+        let (content, statements, pipeline) = if is_pipeline {
+            // The spec and its SQL files: sent by `sparkling submit`, or read here.
+            let bundle = match request.app_content {
+                Some(json) => PipelineBundle::from_json(&json)?,
+                None => PipelineBundle::read(Path::new(file))?,
+            };
+            let graph = PipelineGraph::build(&bundle, &request.spark_properties)?;
+            let options = UpdateOptions::of(&graph, &request.spark_properties, "")?;
+            default_name = graph.spec.name.clone();
+            (
+                bundle.to_json(),
+                Vec::new(),
+                Some(PipelineRun::planned(&graph, options.continuous)),
+            )
+        } else {
+            let content = match request.app_content {
+                Some(content) => content,
+                None => std::fs::read_to_string(file).map_err(|e| {
+                    GatewayError::InvalidInput(format!(
+                        "cannot read appResource {resource} on the scheduler: {e} (send the \
+                         script's text in appContent, as sparkling submit does)"
+                    ))
+                })?,
+            };
+            let statements = script::split(&content)?
+                .into_iter()
+                .map(|s| StatementRun {
+                    line: s.line,
+                    text: s.text,
+                    state: "PENDING".into(),
+                    rows: None,
+                    duration_ms: None,
+                    error: None,
+                })
+                .collect();
+            (content, statements, None)
+        };
         let name = request
             .spark_properties
             .get("spark.app.name")
             .cloned()
-            .unwrap_or_else(|| {
-                Path::new(file)
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| resource.clone())
-            });
+            .unwrap_or(default_name);
         let submitted_ms = now_ms();
         let id = format!(
             "driver-{}-{:04}",
@@ -339,6 +373,7 @@ impl SubmissionManager {
             ended_ms: None,
             statements,
             streams: Vec::new(),
+            pipeline,
         };
         self.inner.store.save(&id, &job)?;
         self.inner.jobs.insert(id.clone(), job);
@@ -443,19 +478,53 @@ impl Inner {
             j.state = DriverState::Running;
             j.started_ms.get_or_insert(now_ms());
         });
-        let outcome = match self.run_statements(&job, first, &mut killed).await {
+        let (inputs, outputs) = self.datasets_of(&job);
+        let run_id = lineage::run_id(&format!("{}\n{}", job.id, now_ms()));
+        let job_name = job.name.clone();
+        let event = |event_type, error: Option<String>, rows: Option<&Submission>| RunEvent {
+            event_type,
+            run_id: run_id.clone(),
+            job: job_name.clone(),
+            parent: None,
+            inputs: inputs.clone(),
+            outputs: outputs
+                .iter()
+                .map(|o| {
+                    let written = rows
+                        .and_then(|j| j.pipeline.as_ref())
+                        .and_then(|p| p.datasets.iter().find(|d| d.name == o.name))
+                        .and_then(|d| d.rows_written);
+                    (o.clone(), written)
+                })
+                .collect(),
+            error,
+        };
+        self.lineage.emit(event(EventType::Start, None, None));
+        let ran = if job.pipeline.is_some() {
+            self.run_pipeline(&job, &run_id, &mut killed).await
+        } else {
+            self.run_statements(&job, first, &mut killed).await
+        };
+        let outcome = match ran {
             Outcome::Done => self.await_streams(id, &mut killed).await,
             other => other,
         };
         let job = self.jobs.get(id).map(|j| j.clone()).unwrap_or(job);
         match outcome {
-            Outcome::Done => self.update(id, |j| j.end(DriverState::Finished, None)),
+            Outcome::Done => {
+                self.update(id, |j| j.end(DriverState::Finished, None));
+                self.lineage
+                    .emit(event(EventType::Complete, None, Some(&job)));
+            }
             Outcome::Failed(message) => {
                 self.stop_streams(&job).await;
+                self.lineage
+                    .emit(event(EventType::Fail, Some(message.clone()), Some(&job)));
                 self.update(id, |j| j.end(DriverState::Failed, Some(message)));
             }
             Outcome::Killed => {
                 self.stop_streams(&job).await;
+                self.lineage.emit(event(EventType::Abort, None, Some(&job)));
                 self.update(id, |j| j.end(DriverState::Killed, Some("killed".into())));
             }
         }
@@ -536,6 +605,132 @@ impl Inner {
             }
         }
         Outcome::Done
+    }
+
+    /// The datasets a job reads and writes, for lineage: a pipeline's from its graph,
+    /// a script's from its statements (as far as they parse).
+    fn datasets_of(&self, job: &Submission) -> (Vec<DatasetName>, Vec<DatasetName>) {
+        let mut inputs: Vec<DatasetName> = Vec::new();
+        let mut outputs: Vec<DatasetName> = Vec::new();
+        let add = |list: &mut Vec<DatasetName>, d: DatasetName| {
+            if !list.contains(&d) {
+                list.push(d);
+            }
+        };
+        if job.pipeline.is_some() {
+            let graph = PipelineBundle::from_json(&job.content)
+                .and_then(|b| PipelineGraph::build(&b, &job.spark_properties));
+            if let Ok(graph) = graph {
+                for d in &graph.datasets {
+                    add(&mut outputs, self.lineage.table(&d.name.to_string()));
+                }
+                for d in &graph.datasets {
+                    for input in &d.inputs {
+                        if graph.dataset(&input.table).is_none() {
+                            add(&mut inputs, self.lineage.table(&input.table.to_string()));
+                        }
+                    }
+                    for source in &d.sources {
+                        add(&mut inputs, source.clone());
+                    }
+                }
+            }
+            return (inputs, outputs);
+        }
+        for statement in &job.statements {
+            let (reads, writes) = lineage::statement_datasets(&statement.text);
+            for table in writes {
+                add(&mut outputs, self.lineage.table(&table));
+            }
+            for read in reads {
+                match read {
+                    lineage::Read::Table(table) => add(&mut inputs, self.lineage.table(&table)),
+                    lineage::Read::Source(source) => add(&mut inputs, source),
+                }
+            }
+        }
+        // A table a script creates and reads is its output, not an input.
+        inputs.retain(|i| !outputs.contains(i));
+        (inputs, outputs)
+    }
+
+    /// Runs a pipeline job's update (continuous: until killed).
+    async fn run_pipeline(
+        &self,
+        job: &Submission,
+        run_id: &str,
+        killed: &mut watch::Receiver<bool>,
+    ) -> Outcome {
+        let prepared = PipelineBundle::from_json(&job.content).and_then(|bundle| {
+            let graph = PipelineGraph::build(&bundle, &job.spark_properties)?;
+            let options = UpdateOptions::of(&graph, &job.spark_properties, &job.id)?;
+            Ok((graph, options))
+        });
+        let (graph, options) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        let session = self
+            .gateway
+            .sessions()
+            .detached(&uuid::Uuid::new_v4().to_string());
+        for (key, value) in &job.spark_properties {
+            if is_launch_setting(key) || !key.starts_with("spark.") {
+                continue;
+            }
+            if let Err(e) = session.set_conf(key, value) {
+                return Outcome::Failed(format!("setting {key}: {e}"));
+            }
+        }
+        self.update(&job.id, |j| {
+            if let Some(p) = &mut j.pipeline {
+                for d in &mut p.datasets {
+                    d.state = "PENDING".into();
+                    d.error = None;
+                }
+            }
+        });
+        let id = job.id.clone();
+        let report = |change: Change| {
+            self.update(&id, |j| match change {
+                Change::Dataset(run) => {
+                    if let Some(p) = &mut j.pipeline
+                        && let Some(d) = p.datasets.iter_mut().find(|d| d.name == run.name)
+                    {
+                        *d = run;
+                    }
+                }
+                Change::Stream(query) => {
+                    if !j.streams.contains(&query) {
+                        j.streams.push(query);
+                    }
+                }
+                Change::Updated => {
+                    if let Some(p) = &mut j.pipeline {
+                        p.updates += 1;
+                    }
+                }
+            })
+        };
+        let lineage = PipelineLineage {
+            lineage: &self.lineage,
+            parent: (run_id.to_string(), job.name.clone()),
+        };
+        let result = pipelines::run(
+            &self.gateway,
+            &session,
+            &graph,
+            &options,
+            killed.clone(),
+            &report,
+            &lineage,
+        )
+        .await;
+        match result {
+            Ok(()) => Outcome::Done,
+            Err(_) if *killed.borrow() => Outcome::Killed,
+            Err(e) => Outcome::Failed(format!("pipeline {}: {e}", graph.spec.name)),
+        }
     }
 
     /// Runs one statement; `None` if the job was killed meanwhile.
