@@ -713,3 +713,118 @@ async fn jobs_and_pipeline_updates_emit_openlineage_events() {
     assert_eq!(names(&script[1]["outputs"]), ["lin.copy"]);
     assert!(names(&script[1]["inputs"]).contains(&"lin.per_user".to_string()));
 }
+
+/// Copies `examples/streamify` under `dir`, with the Kafka spec's datasets in
+/// namespace `namespace`; returns the copied Kafka spec.
+fn streamify_copy(dir: &Path, namespace: &str) -> PathBuf {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let target = to.join(path.file_name().unwrap());
+            if path.is_dir() {
+                copy(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).unwrap();
+            }
+        }
+    }
+    let target = dir.join("streamify");
+    copy(streamify_spec().parent().unwrap(), &target);
+    let spec = target.join("spark-pipeline-kafka.yml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.contains("database: streamify\n"));
+    std::fs::write(
+        &spec,
+        text.replace("database: streamify\n", &format!("database: {namespace}\n")),
+    )
+    .unwrap();
+    spec
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_streamify_pipeline_reads_the_same_events_from_kafka() {
+    let Some(bootstrap) = crate::kafka::bootstrap() else {
+        return;
+    };
+    // The same events as the generator pipeline's (same kinds, counts, rates, seed,
+    // users and start), written to Kafka as JSON.
+    let mut conf: Vec<String> = SMALL.iter().map(|s| s.to_string()).collect();
+    conf.push(format!("kafka.bootstrap={bootstrap}"));
+    for (kind, count, rate) in [
+        ("listen", "6000", "0.05"),
+        ("page_view", "9000", "0.08"),
+        ("auth", "600", "0.005"),
+    ] {
+        let topic = crate::kafka::create_topic(&bootstrap, kind, 3).await;
+        let out = std::process::Command::new(binary())
+            .args(["gen", "kafka", "--bootstrap", &bootstrap, "--topic", &topic])
+            .args(["--kind", kind, "--count", count, "--rate", rate])
+            .args(["--seed", "7", "--users", "300", "--start", "1767225600000"])
+            .arg("--no-wait")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        conf.push(format!("kafka.topic.{kind}={topic}"));
+    }
+    let (dir, catalog) = scratch_catalog();
+    let cluster = cluster_on(&catalog, &dir.path().join("state")).await;
+    let out = submit_wait(&cluster, &streamify_spec(), SMALL);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kafka_spec = streamify_copy(dir.path(), "streamify_kafka");
+    let conf: Vec<&str> = conf.iter().map(String::as_str).collect();
+    let out = submit_wait(&cluster, &kafka_spec, &conf);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        cluster.logs()
+    );
+    assert_eq!(
+        count(&cluster, "streamify_kafka.bronze_listen_events").await,
+        6000
+    );
+    let spark = cluster.session().await;
+    for gold in [
+        "gold_top_songs_daily",
+        "gold_top_artists_daily",
+        "gold_active_users_daily",
+        "gold_sessions_per_user_daily",
+    ] {
+        let rows = count(&cluster, &format!("streamify.{gold}")).await;
+        assert!(rows > 0, "{gold} is empty");
+        assert_eq!(
+            count(&cluster, &format!("streamify_kafka.{gold}")).await,
+            rows,
+            "{gold}"
+        );
+        for (a, b) in [
+            ("streamify", "streamify_kafka"),
+            ("streamify_kafka", "streamify"),
+        ] {
+            let differing = first_int64(
+                &sql(
+                    &spark,
+                    &cluster,
+                    &format!(
+                        "SELECT count(*) FROM (SELECT * FROM {a}.{gold} EXCEPT SELECT * FROM \
+                         {b}.{gold})"
+                    ),
+                )
+                .await,
+                0,
+            );
+            assert_eq!(differing, 0, "{gold}: rows of {a} missing from {b}");
+        }
+    }
+}

@@ -524,9 +524,10 @@ async fn streaming_mistakes_get_clear_errors() {
         "reads none",
     )
     .await;
+    // A stream over a table needs the table.
     expect_error(
         "SELECT * FROM STREAM(some_table)".to_string(),
-        "not supported yet",
+        "table default.some_table does not exist",
     )
     .await;
     sql(

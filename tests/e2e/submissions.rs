@@ -410,7 +410,11 @@ async fn bad_submissions_get_clear_errors() {
         json!({"action": "CreateSubmissionRequest", "appResource": resource, "appContent": content})
             .to_string()
     };
-    expect(post(&request("job.jar", "x")), 400, "not a .sql script");
+    expect(
+        post(&request("job.jar", "x")),
+        400,
+        "neither a .sql script nor a pipeline spec",
+    );
     expect(
         post(&request("job.sql", "-- nothing\n")),
         400,

@@ -1,5 +1,6 @@
 -- Bronze from Kafka: the JSON records of the listen_events, page_view_events and
--- auth_events topics (as `sparkling gen kafka` or streamify's eventsim writes them),
+-- auth_events topics (as `sparkling gen kafka` or streamify's eventsim writes them;
+-- the names are in the spec's configuration),
 -- with the same columns as the generator's bronze tables plus where each record was
 -- in Kafka. event_id: SHA-256 of user|session|ts.
 
@@ -20,7 +21,7 @@ FROM (SELECT from_json(CAST(value AS STRING),
          `userId` BIGINT, gender STRING, registration BIGINT') AS e,
         partition, "offset", timestamp
       FROM STREAM(read_kafka(bootstrapServers => '${kafka.bootstrap}',
-                             subscribe => 'listen_events',
+                             subscribe => '${kafka.topic.listen}',
                              startingOffsets => '${kafka.startingOffsets}')));
 
 CREATE STREAMING TABLE bronze_page_view_events
@@ -42,7 +43,7 @@ FROM (SELECT from_json(CAST(value AS STRING),
          duration DOUBLE') AS e,
         partition, "offset", timestamp
       FROM STREAM(read_kafka(bootstrapServers => '${kafka.bootstrap}',
-                             subscribe => 'page_view_events',
+                             subscribe => '${kafka.topic.page_view}',
                              startingOffsets => '${kafka.startingOffsets}')));
 
 CREATE STREAMING TABLE bronze_auth_events
@@ -59,5 +60,5 @@ FROM (SELECT from_json(CAST(value AS STRING),
          `userAgent` STRING, `userId` BIGINT, success BOOLEAN') AS e,
         partition, "offset", timestamp
       FROM STREAM(read_kafka(bootstrapServers => '${kafka.bootstrap}',
-                             subscribe => 'auth_events',
+                             subscribe => '${kafka.topic.auth}',
                              startingOffsets => '${kafka.startingOffsets}')));
