@@ -36,6 +36,18 @@ pub use cluster::Cluster;
 pub use error::GatewayError;
 pub use gateway::Gateway;
 
+/// A UUID derived from `text`: the same text always gives the same id (the ids of
+/// streaming queries and of lineage runs).
+pub fn stable_uuid(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
 /// Largest message the gateway accepts (plans with inline data) or sends.
 pub const GATEWAY_MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 

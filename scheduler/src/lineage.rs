@@ -261,13 +261,7 @@ fn iso_now() -> String {
 
 /// A run id for `key` (the same key, the same id).
 pub fn run_id(key: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("sparkling-run\n{key}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_sha1_bytes(bytes)
-        .into_uuid()
-        .to_string()
+    crate::stable_uuid(&format!("sparkling-run\n{key}"))
 }
 
 /// The datasets of sources a query reads besides tables: Kafka topics and the

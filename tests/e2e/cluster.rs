@@ -459,3 +459,17 @@ pub fn http(addr: &str, method: &str, path: &str, body: &str, headers: &[&str]) 
         .unwrap_or_default();
     (status, body)
 }
+
+/// `GET path` on the cluster's HTTP port with `headers`, which must answer 200 with
+/// JSON.
+pub fn get_json(cluster: &TestCluster, path: &str, headers: &[&str]) -> serde_json::Value {
+    let (status, body) = http(
+        &format!("127.0.0.1:{}", cluster.http_port),
+        "GET",
+        path,
+        "",
+        headers,
+    );
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::catalog::{CatalogProcess, run_python, script};
-use crate::cluster::{TestCluster, binary, first_int64, http, sql};
+use crate::catalog::{run_python, script};
+use crate::cluster::{TestCluster, binary, first_int64, get_json, http, sql};
 use crate::lakehouse::scratch_catalog;
+use crate::streaming::streaming_cluster;
 
 fn master(cluster: &TestCluster) -> String {
     format!("http://127.0.0.1:{}", cluster.http_port)
@@ -32,21 +33,9 @@ fn submit_wait(cluster: &TestCluster, spec: &Path, conf: &[&str]) -> Output {
     command.output().unwrap()
 }
 
-fn get_json(cluster: &TestCluster, path: &str) -> Value {
-    let (status, body) = http(
-        &format!("127.0.0.1:{}", cluster.http_port),
-        "GET",
-        path,
-        "",
-        &[],
-    );
-    assert_eq!(status, 200, "GET {path}: {body}");
-    serde_json::from_str(&body).unwrap()
-}
-
 /// The newest job's record.
 fn last_job(cluster: &TestCluster) -> Value {
-    let jobs = get_json(cluster, "/api/v1/submissions");
+    let jobs = get_json(cluster, "/api/v1/submissions", &[]);
     jobs.as_array().unwrap().last().cloned().unwrap()
 }
 
@@ -83,20 +72,6 @@ const SMALL: &[&str] = &[
     "auth.rate=0.005",
 ];
 
-async fn cluster_on(catalog: &CatalogProcess, state: &Path) -> TestCluster {
-    TestCluster::start_with(
-        2,
-        2,
-        &[
-            "--catalog",
-            &catalog.uri,
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-    )
-    .await
-}
-
 async fn count(cluster: &TestCluster, table: &str) -> i64 {
     let spark = cluster.session().await;
     first_int64(
@@ -112,7 +87,7 @@ async fn snapshots(cluster: &TestCluster, table: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_streamify_pipeline_matches_an_independent_computation() {
     let (dir, catalog) = scratch_catalog();
-    let cluster = cluster_on(&catalog, &dir.path().join("state")).await;
+    let cluster = streaming_cluster(&catalog, &dir.path().join("state")).await;
     let out = submit_wait(&cluster, &streamify_spec(), SMALL);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}\n{}", cluster.logs());
@@ -235,7 +210,7 @@ const BRONZE: &str = "CREATE STREAMING TABLE bronze AS SELECT ts, \"userId\" AS 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_over_table_appends_check_expectations_per_update() {
     let (dir, catalog) = scratch_catalog();
-    let cluster = cluster_on(&catalog, &dir.path().join("state")).await;
+    let cluster = streaming_cluster(&catalog, &dir.path().join("state")).await;
     let spec = pipeline(
         dir.path(),
         "appends",
@@ -349,7 +324,7 @@ async fn streams_over_table_appends_check_expectations_per_update() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_pipelines_fail_naming_the_dataset_and_write_nothing() {
     let (dir, catalog) = scratch_catalog();
-    let cluster = cluster_on(&catalog, &dir.path().join("state")).await;
+    let cluster = streaming_cluster(&catalog, &dir.path().join("state")).await;
     let run = |spec: &Path| {
         let out = submit_wait(&cluster, spec, &[]);
         (
@@ -484,7 +459,7 @@ async fn broken_pipelines_fail_naming_the_dataset_and_write_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_continuous_pipeline_refreshes_until_killed() {
     let (dir, catalog) = scratch_catalog();
-    let cluster = cluster_on(&catalog, &dir.path().join("state")).await;
+    let cluster = streaming_cluster(&catalog, &dir.path().join("state")).await;
     let spec = pipeline(
         dir.path(),
         "live",
@@ -519,7 +494,7 @@ async fn a_continuous_pipeline_refreshes_until_killed() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut totals = Vec::new();
     loop {
-        let job = get_json(&cluster, &format!("/api/v1/submissions/{id}"));
+        let job = get_json(&cluster, &format!("/api/v1/submissions/{id}"), &[]);
         assert_eq!(job["state"], "RUNNING", "{job}\n{}", cluster.logs());
         if job["pipeline"]["updates"].as_u64().unwrap_or(0) >= 1 {
             let n = first_int64(&sql(&spark, &cluster, "SELECT n FROM live.total").await, 0);
@@ -548,13 +523,13 @@ async fn a_continuous_pipeline_refreshes_until_killed() {
     );
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let job = get_json(&cluster, &format!("/api/v1/submissions/{id}"));
+        let job = get_json(&cluster, &format!("/api/v1/submissions/{id}"), &[]);
         if job["state"] == "KILLED" {
             let query = dataset(&job, "live.events")["queryId"]
                 .as_str()
                 .unwrap()
                 .to_string();
-            let stream = get_json(&cluster, &format!("/api/v1/streams/{query}"));
+            let stream = get_json(&cluster, &format!("/api/v1/streams/{query}"), &[]);
             assert_ne!(stream["state"], "ACTIVE", "{stream}");
             break;
         }
@@ -772,7 +747,7 @@ async fn the_streamify_pipeline_reads_the_same_events_from_kafka() {
         conf.push(format!("kafka.topic.{kind}={topic}"));
     }
     let (dir, catalog) = scratch_catalog();
-    let cluster = cluster_on(&catalog, &dir.path().join("state")).await;
+    let cluster = streaming_cluster(&catalog, &dir.path().join("state")).await;
     let out = submit_wait(&cluster, &streamify_spec(), SMALL);
     assert_eq!(
         out.status.code(),

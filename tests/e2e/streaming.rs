@@ -17,7 +17,7 @@ use crate::kafka::{bootstrap, create_topic, producer};
 use crate::lakehouse::scratch_catalog;
 
 /// A cluster of two executors over `catalog`, keeping streaming queries in `state`.
-async fn streaming_cluster(catalog: &CatalogProcess, state: &std::path::Path) -> TestCluster {
+pub async fn streaming_cluster(catalog: &CatalogProcess, state: &std::path::Path) -> TestCluster {
     TestCluster::start_with(
         2,
         2,

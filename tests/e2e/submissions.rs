@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cluster::{TestCluster, binary, first_int64, http, sql};
+use crate::cluster::{TestCluster, binary, first_int64, get_json, http, sql};
 use crate::lakehouse::scratch_catalog;
 
 /// A cluster of two executors over `catalog` keeping its state in `state`, with
@@ -52,20 +52,12 @@ fn submit(cluster: &TestCluster, name: &str, script: &str, conf: Value) -> (u16,
     );
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
-
-/// `GET path` on the cluster's HTTP port, which must answer 200 with JSON.
-fn get_json(cluster: &TestCluster, path: &str) -> Value {
-    let (status, body) = http(&addr(cluster), "GET", path, "", &[]);
-    assert_eq!(status, 200, "GET {path}: {body}");
-    serde_json::from_str(&body).unwrap()
-}
-
 fn status_of(cluster: &TestCluster, id: &str) -> Value {
-    get_json(cluster, &format!("/v1/submissions/status/{id}"))
+    get_json(cluster, &format!("/v1/submissions/status/{id}"), &[])
 }
 
 fn job(cluster: &TestCluster, id: &str) -> Value {
-    get_json(cluster, &format!("/api/v1/submissions/{id}"))
+    get_json(cluster, &format!("/api/v1/submissions/{id}"), &[])
 }
 
 /// Waits until the job's state is one of `states`; returns the status answer.
@@ -297,10 +289,10 @@ async fn a_streaming_job_survives_a_restart_and_is_killed() {
     }
 
     // The JSON API shows the same.
-    let view = get_json(&cluster, "/api/v1/cluster");
+    let view = get_json(&cluster, "/api/v1/cluster", &[]);
     assert_eq!(view["executors"].as_array().unwrap().len(), 2, "{view}");
     assert_eq!(view["taskSlots"], 2);
-    let view = get_json(&cluster, &format!("/api/v1/streams/{query}"));
+    let view = get_json(&cluster, &format!("/api/v1/streams/{query}"), &[]);
     assert_eq!(view["state"], "ACTIVE", "{view}");
     assert_eq!(view["definition"]["target"]["name"], "auths", "{view}");
     assert!(

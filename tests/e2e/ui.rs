@@ -76,16 +76,7 @@ fn browse(chromium: &str, cluster: &TestCluster, path: &str) -> String {
 }
 
 fn get_json(cluster: &TestCluster, path: &str) -> Value {
-    let auth = format!("Authorization: Bearer {TOKEN}");
-    let (status, body) = http(
-        &format!("127.0.0.1:{}", cluster.http_port),
-        "GET",
-        path,
-        "",
-        &[&auth],
-    );
-    assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).unwrap()
+    crate::cluster::get_json(cluster, path, &[&format!("Authorization: Bearer {TOKEN}")])
 }
 
 fn spec(dir: &std::path::Path) -> PathBuf {

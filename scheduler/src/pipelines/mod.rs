@@ -38,7 +38,7 @@ use crate::lakehouse::insert::{Append, append};
 use crate::lineage::{EventType, Lineage, RunEvent};
 use crate::session::Session;
 use crate::streaming::batch::{QUERY_ID_PROPERTY, conform, table_reference};
-use crate::streaming::sql::{StartRequest, create_target, start_query};
+use crate::streaming::sql::{StartRequest, start_query};
 use crate::streaming::{End, TableName, Trigger};
 use graph::{Dataset, DatasetKind, Input, PipelineGraph};
 use validate::{PlannedSchemas, same_columns};
@@ -505,28 +505,8 @@ impl Update<'_> {
             dead_letter: None,
             expectations: dataset.expectations.clone(),
         };
-        if self
-            .catalog
-            .load(&dataset.name.namespace, &dataset.name.name)
-            .await?
-            .is_none()
-        {
-            let plan = crate::gateway::plan::plan_sql(self.session, &dataset.query).await?;
-            self.catalog
-                .ensure_namespace(&dataset.name.namespace)
-                .await?;
-            create_target(
-                self.session,
-                &request,
-                &plan,
-                dataset.partitioned_by.clone(),
-                dataset.properties.clone().into_iter().collect(),
-                None,
-            )
-            .await?;
-        } else {
-            self.ensure_table(dataset).await?;
-        }
+        // Created with the columns validation planned, as a view's table is.
+        self.ensure_table(dataset).await?;
         // A run of the query left over (resumed after a restart, or an earlier
         // continuous update) makes way for this update's.
         let streams = self.gateway.streams();

@@ -9,7 +9,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::GatewayError;
 
@@ -167,12 +166,7 @@ pub struct QueryDefinition {
 /// The id of the query named `name` writing to `target`: the same pair always gives
 /// the same id, so a query defined again resumes where it left off.
 pub fn query_id(target: &TableName, name: &str) -> String {
-    let digest = Sha256::digest(format!("sparkling-stream\n{target}\n{name}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_sha1_bytes(bytes)
-        .into_uuid()
-        .to_string()
+    crate::stable_uuid(&format!("sparkling-stream\n{target}\n{name}"))
 }
 
 /// Whether the scheduler should keep a query running.

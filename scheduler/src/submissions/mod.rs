@@ -478,7 +478,13 @@ impl Inner {
             j.state = DriverState::Running;
             j.started_ms.get_or_insert(now_ms());
         });
-        let (inputs, outputs) = self.datasets_of(&job);
+        // A pipeline's graph, read once for its update and its lineage.
+        let graph = job.pipeline.as_ref().map(|_| {
+            PipelineBundle::from_json(&job.content)
+                .and_then(|b| PipelineGraph::build(&b, &job.spark_properties))
+        });
+        let (inputs, outputs) =
+            self.datasets_of(&job, graph.as_ref().and_then(|g| g.as_ref().ok()));
         let run_id = lineage::run_id(&format!("{}\n{}", job.id, now_ms()));
         let job_name = job.name.clone();
         let event = |event_type, error: Option<String>, rows: Option<&Submission>| RunEvent {
@@ -500,10 +506,9 @@ impl Inner {
             error,
         };
         self.lineage.emit(event(EventType::Start, None, None));
-        let ran = if job.pipeline.is_some() {
-            self.run_pipeline(&job, &run_id, &mut killed).await
-        } else {
-            self.run_statements(&job, first, &mut killed).await
+        let ran = match graph {
+            Some(graph) => self.run_pipeline(&job, graph, &run_id, &mut killed).await,
+            None => self.run_statements(&job, first, &mut killed).await,
         };
         let outcome = match ran {
             Outcome::Done => self.await_streams(id, &mut killed).await,
@@ -609,7 +614,11 @@ impl Inner {
 
     /// The datasets a job reads and writes, for lineage: a pipeline's from its graph,
     /// a script's from its statements (as far as they parse).
-    fn datasets_of(&self, job: &Submission) -> (Vec<DatasetName>, Vec<DatasetName>) {
+    fn datasets_of(
+        &self,
+        job: &Submission,
+        graph: Option<&PipelineGraph>,
+    ) -> (Vec<DatasetName>, Vec<DatasetName>) {
         let mut inputs: Vec<DatasetName> = Vec::new();
         let mut outputs: Vec<DatasetName> = Vec::new();
         let add = |list: &mut Vec<DatasetName>, d: DatasetName| {
@@ -618,9 +627,7 @@ impl Inner {
             }
         };
         if job.pipeline.is_some() {
-            let graph = PipelineBundle::from_json(&job.content)
-                .and_then(|b| PipelineGraph::build(&b, &job.spark_properties));
-            if let Ok(graph) = graph {
+            if let Some(graph) = graph {
                 for d in &graph.datasets {
                     add(&mut outputs, self.lineage.table(&d.name.to_string()));
                 }
@@ -658,11 +665,11 @@ impl Inner {
     async fn run_pipeline(
         &self,
         job: &Submission,
+        graph: Result<PipelineGraph, GatewayError>,
         run_id: &str,
         killed: &mut watch::Receiver<bool>,
     ) -> Outcome {
-        let prepared = PipelineBundle::from_json(&job.content).and_then(|bundle| {
-            let graph = PipelineGraph::build(&bundle, &job.spark_properties)?;
+        let prepared = graph.and_then(|graph| {
             let options = UpdateOptions::of(&graph, &job.spark_properties, &job.id)?;
             Ok((graph, options))
         });
