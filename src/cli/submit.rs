@@ -144,29 +144,33 @@ pub async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints what a pipeline's datasets did since `shown` (dataset -> state and update
-/// last printed).
-fn report_datasets(pipeline: &Value, shown: &mut BTreeMap<String, (String, u64)>) {
-    let updates = pipeline["updates"].as_u64().unwrap_or(0);
+/// Prints what a pipeline's datasets did since `shown` (dataset -> the state and
+/// duration last printed; a new refresh of a dataset has a new duration).
+fn report_datasets(pipeline: &Value, shown: &mut BTreeMap<String, (String, Option<u64>)>) {
     for d in pipeline["datasets"].as_array().cloned().unwrap_or_default() {
         let name = d["name"].as_str().unwrap_or("").to_string();
         let state = d["state"].as_str().unwrap_or("").to_string();
-        let key = (state.clone(), updates);
+        let key = (state.clone(), d["durationMs"].as_u64());
         if state == "PENDING" || shown.get(&name) == Some(&key) {
             continue;
         }
-        let kind = match d["kind"].as_str() {
-            Some("STREAMING_TABLE") => "streaming table",
-            _ => "materialized view",
+        let streaming = d["kind"] == "STREAMING_TABLE";
+        let kind = if streaming {
+            "streaming table"
+        } else {
+            "materialized view"
         };
         let mut detail = match state.as_str() {
-            "RUNNING" if d["durationMs"].is_null() => {
+            // A continuous stream, started and left running.
+            "RUNNING" if streaming && !d["durationMs"].is_null() => {
+                "running continuously".to_string()
+            }
+            "RUNNING" => {
                 // Started; reported again when it completes.
                 eprintln!("{name} ({kind}) ...");
                 shown.insert(name, key);
                 continue;
             }
-            "RUNNING" => "running continuously".to_string(),
             "COMPLETED" => format!(
                 "{} rows, {} ms",
                 d["rowsWritten"].as_u64().unwrap_or(0),

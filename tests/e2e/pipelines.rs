@@ -98,6 +98,14 @@ async fn the_streamify_pipeline_matches_an_independent_computation() {
                 .contains("streamify.bronze_listen_events (streaming table): COMPLETED (6000 rows"),
         "{stderr}"
     );
+    // ... once each.
+    assert_eq!(
+        stderr
+            .matches("streamify.gold_top_songs_daily (materialized view): COMPLETED")
+            .count(),
+        1,
+        "{stderr}"
+    );
     let job = last_job(&cluster);
     assert_eq!(job["state"], "FINISHED", "{job}");
     assert_eq!(job["name"], "streamify");
