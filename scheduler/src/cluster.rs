@@ -13,7 +13,7 @@ use ballista_core::serde::BallistaCodec;
 use ballista_core::serde::protobuf::JobStatus;
 use ballista_core::serde::protobuf::scheduler_grpc_server::SchedulerGrpcServer;
 use ballista_core::utils::{GrpcServerConfig, create_grpc_server};
-use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::cluster::{BallistaCluster, JobState};
 use ballista_scheduler::config::{SchedulerConfig, TaskDistributionPolicy};
 use ballista_scheduler::metrics::default_metrics_collector;
 use ballista_scheduler::scheduler_server::SchedulerServer;
@@ -41,7 +41,9 @@ type Server = SchedulerServer<LogicalPlanNode, PhysicalPlanNode>;
 /// The embedded scheduler.
 #[derive(Clone)]
 pub struct Cluster {
-    server: Server,
+    pub(crate) server: Server,
+    /// Where Ballista keeps jobs' statuses and finished jobs' graphs.
+    pub(crate) job_state: Arc<dyn JobState>,
     address: SocketAddr,
 }
 
@@ -75,6 +77,7 @@ impl Cluster {
         let config_producer: ballista_core::ConfigProducer = Arc::new(crate::session::base_config);
         let cluster =
             BallistaCluster::new_memory(config.scheduler_name(), session_builder, config_producer);
+        let job_state = cluster.job_state();
         let codec = BallistaCodec::<LogicalPlanNode, PhysicalPlanNode>::new(
             Arc::new(SparklingLogicalCodec::default()),
             Arc::new(SparklingPhysicalCodec::default()),
@@ -113,7 +116,14 @@ impl Cluster {
                 tracing::error!("scheduler gRPC server failed: {e}");
             }
         });
-        Ok((Self { server, address }, handle))
+        Ok((
+            Self {
+                server,
+                job_state,
+                address,
+            },
+            handle,
+        ))
     }
 
     /// Jobs queued or running.
@@ -182,12 +192,28 @@ impl Cluster {
         {
             Ok(states) => states
                 .into_iter()
-                .map(|(meta, heartbeat, _)| ExecutorInfo {
-                    id: meta.id,
-                    host: meta.host,
-                    port: meta.port,
-                    slots: meta.specification.task_slots,
-                    last_heartbeat_age: heartbeat.map(|t| now.saturating_sub(t)),
+                .map(|(meta, heartbeat, metrics)| {
+                    use ballista_core::serde::protobuf::executor_metric::Metric;
+                    let memory = |pick: fn(&Metric) -> Option<u64>| {
+                        metrics
+                            .iter()
+                            .find_map(|m| m.metric.as_ref().and_then(pick))
+                    };
+                    ExecutorInfo {
+                        id: meta.id,
+                        host: meta.host,
+                        port: meta.port,
+                        slots: meta.specification.task_slots,
+                        last_heartbeat_age: heartbeat.map(|t| now.saturating_sub(t)),
+                        resident_bytes: memory(|m| match m {
+                            Metric::ProcPhysicalMemory(b) => Some(*b),
+                            _ => None,
+                        }),
+                        peak_resident_bytes: memory(|m| match m {
+                            Metric::PeakPhysicalMemory(b) => Some(*b).filter(|b| *b > 0),
+                            _ => None,
+                        }),
+                    }
                 })
                 .collect(),
             Err(e) => {
@@ -301,4 +327,8 @@ pub struct ExecutorInfo {
     pub slots: u32,
     /// Time since its last heartbeat.
     pub last_heartbeat_age: Option<Duration>,
+    /// Its process's resident memory, as of its last heartbeat.
+    pub resident_bytes: Option<u64>,
+    /// The most resident memory it reported.
+    pub peak_resident_bytes: Option<u64>,
 }

@@ -1,6 +1,6 @@
 //! Process-wide counters that `/metrics` exposes: distributed jobs run on the
-//! executors (and their re-runs after a lost executor), and Iceberg commits by kind
-//! with the conflicts they met.
+//! executors (and their re-runs after a lost executor), the task attempts executors
+//! reported, and Iceberg commits by kind with the conflicts they met.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -39,3 +39,9 @@ pub static APPEND_COMMITS: Counter = Counter::new();
 pub static OVERWRITE_COMMITS: Counter = Counter::new();
 /// Commit attempts that lost to another writer and were retried.
 pub static COMMIT_CONFLICTS: Counter = Counter::new();
+/// Task attempts executors reported as succeeded.
+pub static TASKS_SUCCEEDED: Counter = Counter::new();
+/// Task attempts executors reported as failed.
+pub static TASKS_FAILED: Counter = Counter::new();
+/// Task attempts cancelled (their stage was rolled back or their job cancelled).
+pub static TASKS_KILLED: Counter = Counter::new();

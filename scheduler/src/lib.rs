@@ -16,6 +16,7 @@ pub mod expectations;
 pub mod gateway;
 pub mod http;
 pub mod job;
+pub mod job_progress;
 pub mod lakehouse;
 pub mod lineage;
 pub mod pipelines;

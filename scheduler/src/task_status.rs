@@ -44,6 +44,22 @@ impl ExecutorFacingScheduler {
     }
 }
 
+/// Counts reported task attempts by outcome (after [`repair`]).
+fn count(statuses: &[TaskStatus]) {
+    use crate::counters::{TASKS_FAILED, TASKS_KILLED, TASKS_SUCCEEDED};
+    for status in statuses {
+        match &status.status {
+            Some(task_status::Status::Successful(_)) => TASKS_SUCCEEDED.inc(),
+            Some(task_status::Status::Failed(FailedTask {
+                failed_reason: Some(failed_task::FailedReason::TaskKilled(_)),
+                ..
+            })) => TASKS_KILLED.inc(),
+            Some(task_status::Status::Failed(_)) => TASKS_FAILED.inc(),
+            _ => {}
+        }
+    }
+}
+
 /// Turns the report of a cancelled task into a retryable kill.
 fn repair(statuses: &mut [TaskStatus]) {
     for status in statuses {
@@ -75,6 +91,7 @@ impl SchedulerGrpc for ExecutorFacingScheduler {
         mut request: Request<PollWorkParams>,
     ) -> Result<Response<PollWorkResult>, Status> {
         repair(&mut request.get_mut().task_status);
+        count(&request.get_ref().task_status);
         self.inner.poll_work(request).await
     }
 
@@ -97,6 +114,7 @@ impl SchedulerGrpc for ExecutorFacingScheduler {
         mut request: Request<UpdateTaskStatusParams>,
     ) -> Result<Response<UpdateTaskStatusResult>, Status> {
         repair(&mut request.get_mut().task_status);
+        count(&request.get_ref().task_status);
         SchedulerGrpc::update_task_status(&self.inner, request).await
     }
 

@@ -186,6 +186,105 @@ async fn the_web_ui_shows_live_data_in_a_real_browser() {
         "{detail}"
     );
 
+    // Distributed queries: one with a shuffle (two stages) and one whose tasks fail.
+    let counts = sql(
+        &spark,
+        &cluster,
+        "SELECT id % 7 AS k, count(*) AS n FROM range(0, 70000) GROUP BY id % 7",
+    )
+    .await;
+    assert_eq!(counts.iter().map(|b| b.num_rows()).sum::<usize>(), 7);
+    let error = spark
+        .run_sql("SELECT id % 3 AS k, sum(10 / (id - 5000)) FROM range(0, 9000) GROUP BY id % 3")
+        .await
+        .expect_err("a division by zero fails")
+        .to_string();
+    assert!(error.contains("Divide by zero"), "{error}");
+    let queries = get_json(&cluster, "/api/v1/queries");
+    let session_query = |state: &str| -> Value {
+        queries
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["state"] == state && q["name"].as_str().unwrap().starts_with("session"))
+            .unwrap_or_else(|| panic!("no {state} query in {queries}"))
+            .clone()
+    };
+    let done = session_query("SUCCEEDED");
+    assert!(done["stagesTotal"].as_u64().unwrap() >= 2, "{done}");
+    assert_eq!(done["stagesCompleted"], done["stagesTotal"], "{done}");
+    assert_eq!(done["tasksCompleted"], done["tasksTotal"], "{done}");
+    let done_id = done["id"].as_str().unwrap().to_string();
+    let detail = get_json(&cluster, &format!("/api/v1/queries/{done_id}"));
+    let stages = detail["stages"].as_array().unwrap();
+    let last = stages
+        .iter()
+        .find(|s| s["outputs"] == serde_json::json!([]));
+    assert_eq!(last.unwrap()["outputRows"], 7, "{detail}");
+    for stage in stages {
+        assert_eq!(stage["state"], "SUCCEEDED", "{detail}");
+        for task in stage["tasks"].as_array().unwrap() {
+            assert!(
+                task["state"] == "SUCCEEDED"
+                    && executors["executors"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|e| e["id"] == task["executor"])
+                    && task["durationMs"].is_u64(),
+                "{detail}"
+            );
+        }
+    }
+    let failed = session_query("FAILED");
+    assert!(
+        failed["error"].as_str().unwrap().contains("Divide by zero"),
+        "{failed}"
+    );
+    let list = browse(&chromium, &cluster, "/queries");
+    assert!(
+        list.contains(&done_id) && list.contains("<progress") && list.contains("Divide by zero"),
+        "{list}"
+    );
+    let page = browse(&chromium, &cluster, &format!("/queries/{done_id}"));
+    assert!(
+        page.contains("id=\"stage-1\"") && page.contains("SUCCEEDED") && page.contains("7 rows"),
+        "{page}"
+    );
+    let failed_id = failed["id"].as_str().unwrap();
+    let page = browse(&chromium, &cluster, &format!("/queries/{failed_id}"));
+    assert!(
+        page.contains("FAILED") && page.contains("Divide by zero"),
+        "{page}"
+    );
+    // Task outcomes and executor memory in /metrics, memory on the cluster page.
+    let (_, metrics) = http(
+        &format!("127.0.0.1:{}", cluster.http_port),
+        "GET",
+        "/metrics",
+        "",
+        &[&format!("Authorization: Bearer {TOKEN}")],
+    );
+    let sample = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert!(sample("sparkling_tasks_total{outcome=\"succeeded\"}") >= 2.0);
+    assert!(sample("sparkling_tasks_total{outcome=\"failed\"}") >= 1.0);
+    assert!(
+        sample("sparkling_executor_resident_bytes{") > 1e6,
+        "{metrics}"
+    );
+    let home = browse(&chromium, &cluster, "/");
+    assert!(
+        home.contains("running tasks") && home.contains(" MiB</td>"),
+        "{home}"
+    );
+
     // The streaming query, live: its last batch moves on between two loads.
     let streams = get_json(&cluster, "/api/v1/streams");
     let ticks = streams

@@ -1,6 +1,6 @@
 //! The JSON API under `/api/v1/` (besides the submissions'): the cluster's executors,
-//! its streaming queries with their progress, and the catalog's tables with their
-//! schemas and snapshots. The web UI renders the same values these functions build.
+//! its distributed queries with their stages and tasks, its streaming queries with
+//! their progress, and the catalog's tables with their schemas and snapshots. The web UI renders the same values these functions build.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,6 +19,8 @@ use crate::streaming::QueryInfo;
 pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/api/v1/cluster", get(cluster))
+        .route("/api/v1/queries", get(queries))
+        .route("/api/v1/queries/{id}", get(query))
         .route("/api/v1/streams", get(streams))
         .route("/api/v1/streams/{id}", get(stream))
         .route("/api/v1/tables", get(tables))
@@ -52,6 +54,8 @@ pub async fn cluster_json(state: &HttpState) -> Value {
                 "port": e.port,
                 "slots": e.slots,
                 "lastHeartbeatAgeMs": e.last_heartbeat_age.map(|a| a.as_millis() as u64),
+                "residentBytes": e.resident_bytes,
+                "peakResidentBytes": e.peak_resident_bytes,
             })
         })
         .collect();
@@ -59,6 +63,7 @@ pub async fn cluster_json(state: &HttpState) -> Value {
     json!({
         "executors": executors,
         "taskSlots": slots,
+        "runningTasks": state.gateway.cluster().running_tasks().await,
         "sessions": state.gateway.sessions().len(),
         "schedulerResidentBytes": resident_bytes(),
     })
@@ -82,6 +87,22 @@ pub fn query_json(query: &QueryInfo, recent: bool) -> Value {
         );
     }
     value
+}
+
+/// Distributed queries, newest first (without their stages).
+async fn queries(State(state): State<HttpState>) -> Response {
+    Json(state.gateway.cluster().jobs_progress().await).into_response()
+}
+
+/// One distributed query with its stages and tasks.
+async fn query(State(state): State<HttpState>, Path(id): Path<String>) -> Response {
+    match state.gateway.cluster().job_detail(&id).await {
+        Some(job) => Json(job).into_response(),
+        None => error_response(
+            StatusCode::NOT_FOUND,
+            format!("no query {id} on this cluster (finished queries are kept for ten minutes)"),
+        ),
+    }
 }
 
 async fn streams(State(state): State<HttpState>) -> Response {

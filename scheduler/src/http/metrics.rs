@@ -1,6 +1,6 @@
 //! `/metrics`: the cluster's state in Prometheus' text format, every name starting
-//! with `sparkling_`: executors and their slots and heartbeats, submitted jobs by
-//! state, streaming queries by state, and each running query's last batch (rates,
+//! with `sparkling_`: executors and their slots, heartbeats and memory, distributed
+//! queries and tasks, submitted jobs by state, streaming queries by state, and each running query's last batch (rates,
 //! duration, lag, dead letters).
 
 use std::fmt::Write;
@@ -75,6 +75,40 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         &heartbeats,
     );
 
+    let memory: Vec<_> = executors
+        .iter()
+        .filter_map(|e| {
+            e.resident_bytes
+                .map(|b| (format!("executor=\"{}\"", label(&e.id)), b as f64))
+        })
+        .collect();
+    family(
+        &mut out,
+        "sparkling_executor_resident_bytes",
+        "gauge",
+        "Resident memory of each executor's process, as of its last heartbeat.",
+        &memory,
+    );
+    let cluster = state.gateway.cluster();
+    let (queued, running) = cluster.queued_and_running_jobs();
+    family(
+        &mut out,
+        "sparkling_queries",
+        "gauge",
+        "Distributed queries queued or running on the executors.",
+        &[
+            ("state=\"queued\"".into(), queued as f64),
+            ("state=\"running\"".into(), running as f64),
+        ],
+    );
+    family(
+        &mut out,
+        "sparkling_tasks_running",
+        "gauge",
+        "Tasks running on the executors.",
+        &[(String::new(), cluster.running_tasks().await as f64)],
+    );
+
     use crate::counters::*;
     let counter = |out: &mut String, name: &str, help: &str, samples: &[(&str, u64)]| {
         let samples: Vec<(String, f64)> = samples
@@ -91,6 +125,16 @@ async fn metrics(State(state): State<HttpState>) -> Response {
             ("outcome=\"submitted\"", JOBS_SUBMITTED.get()),
             ("outcome=\"succeeded\"", JOBS_SUCCEEDED.get()),
             ("outcome=\"failed\"", JOBS_FAILED.get()),
+        ],
+    );
+    counter(
+        &mut out,
+        "sparkling_tasks_total",
+        "Task attempts the executors reported, by outcome.",
+        &[
+            ("outcome=\"succeeded\"", TASKS_SUCCEEDED.get()),
+            ("outcome=\"failed\"", TASKS_FAILED.get()),
+            ("outcome=\"killed\"", TASKS_KILLED.get()),
         ],
     );
     counter(

@@ -1,10 +1,12 @@
 //! The web UI on the HTTP port: server-rendered pages (no scripts, no external
 //! assets) over the same data as the JSON API: the cluster (`/`), submitted jobs and
-//! pipelines (`/jobs`), streaming queries with charts of their batches (`/streams`)
+//! pipelines (`/jobs`), distributed queries with their stages and tasks (`/queries`),
+//! streaming queries with charts of their batches (`/streams`)
 //! and the catalog's tables with their schemas and snapshots (`/tables`). Pages of
 //! things that change reload themselves every few seconds.
 
 mod pages;
+mod queries;
 pub mod svg;
 
 use axum::Router;
@@ -22,6 +24,8 @@ pub fn routes() -> Router<HttpState> {
         .route("/", get(pages::cluster))
         .route("/jobs", get(pages::jobs))
         .route("/jobs/{id}", get(pages::job))
+        .route("/queries", get(queries::queries))
+        .route("/queries/{id}", get(queries::query))
         .route("/streams", get(pages::streams))
         .route("/streams/{id}", get(pages::stream))
         .route("/tables", get(pages::tables))
@@ -63,7 +67,7 @@ th, td { border: 1px solid #dde1e8; padding: 4px 8px; text-align: left; vertical
 th { background: #eef1f6; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state { font-weight: 600; }
-.FINISHED, .COMPLETED, .ACTIVE, .RUNNING { color: #1b7a36; }
+.FINISHED, .COMPLETED, .ACTIVE, .RUNNING, .SUCCEEDED { color: #1b7a36; }
 .FAILED, .ERROR { color: #b3261e; }
 .KILLED, .STOPPED, .SKIPPED { color: #6b6f7a; }
 .muted { color: #6b6f7a; }
@@ -71,6 +75,8 @@ pre { background: #fff; border: 1px solid #dde1e8; padding: 8px; overflow-x: aut
 .cards { display: flex; gap: 12px; flex-wrap: wrap; margin-bottom: 12px; }
 .card { background: #fff; border: 1px solid #dde1e8; padding: 8px 14px; min-width: 120px; }
 .card b { display: block; font-size: 22px; }
+progress { width: 90px; vertical-align: middle; }
+details summary { cursor: pointer; color: #3a5a9a; }
 svg { background: #fff; border: 1px solid #dde1e8; margin: 0 12px 12px 0; }
 svg .chart-title { font-weight: 600; font-size: 12px; }
 svg .tick { font-size: 11px; fill: #4a5060; }
@@ -84,6 +90,7 @@ fn page(here: &str, title: &str, live: bool, body: &str) -> Html<String> {
     let nav = [
         ("/", "Cluster"),
         ("/jobs", "Jobs"),
+        ("/queries", "Queries"),
         ("/streams", "Streams"),
         ("/tables", "Tables"),
     ]

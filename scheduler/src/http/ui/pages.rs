@@ -14,11 +14,11 @@ use crate::http::api::{cluster_json, table_json, tables_json};
 use crate::streaming::{QueryInfo, Trigger};
 use crate::submissions::Submission;
 
-fn state_span(state: &str) -> String {
+pub(super) fn state_span(state: &str) -> String {
     format!("<span class=\"state {0}\">{0}</span>", esc(state))
 }
 
-fn not_found(here: &str, what: String) -> Response {
+pub(super) fn not_found(here: &str, what: String) -> Response {
     (
         StatusCode::NOT_FOUND,
         page(here, "Not found", false, &format!("<p>{}</p>", esc(&what))),
@@ -71,6 +71,7 @@ pub async fn cluster(State(state): State<HttpState>) -> Response {
             .unwrap_or_else(|| "-".into()),
     ));
     body.push_str(&card("running jobs", &running_jobs.to_string()));
+    body.push_str(&card("running tasks", &cluster["runningTasks"].to_string()));
     body.push_str(&card("active streams", &active.to_string()));
     body.push_str("</div><h2>Executors</h2>");
     if executors.is_empty() {
@@ -80,12 +81,15 @@ pub async fn cluster(State(state): State<HttpState>) -> Response {
         );
     } else {
         body.push_str(
-            "<table><tr><th>id</th><th>address</th><th>task slots</th><th>last heartbeat</th></tr>",
+            "<table><tr><th>id</th><th>address</th><th>task slots</th><th>last heartbeat</th>\
+             <th>memory (resident)</th><th>peak memory</th></tr>",
         );
+        let memory = |v: &Value| v.as_u64().map(bytes).unwrap_or_else(|| "-".into());
         for e in &executors {
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}:{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                "<tr><td>{}</td><td>{}:{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 esc(e["id"].as_str().unwrap_or("")),
                 esc(e["host"].as_str().unwrap_or("")),
                 e["port"],
@@ -93,7 +97,9 @@ pub async fn cluster(State(state): State<HttpState>) -> Response {
                 e["lastHeartbeatAgeMs"]
                     .as_u64()
                     .map(|ms| format!("{} ago", duration(ms)))
-                    .unwrap_or_else(|| "-".into())
+                    .unwrap_or_else(|| "-".into()),
+                memory(&e["residentBytes"]),
+                memory(&e["peakResidentBytes"]),
             );
         }
         body.push_str("</table>");
