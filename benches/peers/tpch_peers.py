@@ -1,0 +1,154 @@
+"""Runs the TPC-H queries on a peer engine, for the benchmark harness to set beside
+Sparkling's figures: DuckDB (in process) or Apache Spark (local[N] in a JVM started
+by pyspark), over the same Parquet files and the same query files.
+
+For each query: one cold run (the first), then `--iterations` warm runs; the result
+of the last run is kept for cross-checking answers between engines. Writes one JSON
+document:
+
+    {"engine": "duckdb", "version": "1.4.2", "setupMs": 812.0,
+     "queries": [{"query": 1, "coldMs": 91.2, "runsMs": [80.1, 79.5], "bestMs": 79.5,
+                  "columns": ["l_returnflag", ...], "rows": [["A", "F", 37734107.0, ...]]}]}
+
+Values are JSON numbers (decimals as floats), strings, or ISO dates; a query that
+fails carries "error" instead of times and rows.
+
+    python tpch_peers.py --engine duckdb --data benches/data/sf1 \
+        --queries benches/tpch/queries --iterations 3 --out duckdb.json
+"""
+
+import argparse
+import datetime
+import decimal
+import json
+import os
+import re
+import sys
+import time
+
+TABLES = [
+    "part", "supplier", "partsupp", "customer", "orders", "lineitem", "nation", "region",
+]
+
+
+def query_text(queries_dir, n):
+    with open(os.path.join(queries_dir, f"q{n}.sql")) as f:
+        text = f.read()
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return re.sub(r";\s*$", "", text.strip())
+
+
+def value(v):
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, (datetime.date, datetime.datetime)):
+        return v.isoformat()
+    return v
+
+
+class DuckDb:
+    def __init__(self, data, threads):
+        import duckdb
+
+        self.version = duckdb.__version__
+        self.con = duckdb.connect()
+        self.con.execute(f"SET threads = {threads}")
+        for t in TABLES:
+            path = os.path.join(data, t, "*.parquet")
+            self.con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{path}')")
+
+    def run(self, sql):
+        cur = self.con.execute(sql)
+        columns = [d[0] for d in cur.description]
+        return columns, cur.fetchall()
+
+    def close(self):
+        self.con.close()
+
+
+class Spark:
+    def __init__(self, data, threads, memory):
+        from pyspark.sql import SparkSession
+
+        self.session = (
+            SparkSession.builder.master(f"local[{threads}]")
+            .appName("sparkling-bench")
+            .config("spark.driver.memory", memory)
+            .config("spark.sql.shuffle.partitions", str(max(threads, 2)))
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate()
+        )
+        self.session.sparkContext.setLogLevel("ERROR")
+        self.version = self.session.version
+        for t in TABLES:
+            self.session.read.parquet(os.path.join(data, t)).createOrReplaceTempView(t)
+
+    def run(self, sql):
+        df = self.session.sql(sql)
+        rows = df.collect()
+        return df.columns, [tuple(r) for r in rows]
+
+    def close(self):
+        self.session.stop()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--engine", choices=["duckdb", "spark"], required=True)
+    p.add_argument("--data", required=True, help="directory with one folder of Parquet files per table")
+    p.add_argument("--queries", required=True, help="directory with q1.sql .. q22.sql")
+    p.add_argument("--iterations", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--spark-memory", default="4g")
+    p.add_argument("--only", type=int, nargs="*", help="run only these query numbers")
+    p.add_argument("--out", required=True)
+    args = p.parse_args()
+
+    start = time.perf_counter()
+    if args.engine == "duckdb":
+        engine = DuckDb(args.data, args.threads)
+    else:
+        engine = Spark(args.data, args.threads, args.spark_memory)
+    setup_ms = (time.perf_counter() - start) * 1000
+
+    results = []
+    for n in args.only or range(1, 23):
+        sql = query_text(args.queries, n)
+        entry = {"query": n}
+        try:
+            times = []
+            for _ in range(1 + args.iterations):
+                t0 = time.perf_counter()
+                columns, rows = engine.run(sql)
+                times.append((time.perf_counter() - t0) * 1000)
+            entry.update(
+                coldMs=times[0],
+                runsMs=times[1:],
+                bestMs=min(times[1:] or times),
+                columns=list(columns),
+                rows=[[value(v) for v in r] for r in rows],
+            )
+        except Exception as e:  # a failing query is reported, the others still run
+            entry["error"] = f"{type(e).__name__}: {e}"
+        results.append(entry)
+        status = entry.get("error") or f"best {entry['bestMs']:.1f} ms"
+        print(f"{args.engine} q{n}: {status}", file=sys.stderr, flush=True)
+    engine.close()
+
+    with open(args.out, "w") as f:
+        json.dump(
+            {
+                "engine": args.engine,
+                "version": engine.version,
+                "threads": args.threads,
+                "setupMs": setup_ms,
+                "queries": results,
+            },
+            f,
+        )
+
+
+if __name__ == "__main__":
+    main()
