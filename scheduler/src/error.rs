@@ -47,18 +47,24 @@ impl GatewayError {
 /// Task failed due to runtime execution error: DataFusionError(Execution(\"...\"))");
 /// keep the stage context and the innermost message.
 fn simplify_job_error(error: &str) -> String {
+    let error = error.replace("\\\"", "\"");
     let stage = error
         .split_once("due to stage ")
         .map(|(_, rest)| rest.split(' ').next().unwrap_or_default().to_string());
-    let inner = error
-        .rsplit_once("Execution(\"")
-        .map(|(_, rest)| rest.trim_end_matches(['"', ')']).to_string())
-        .unwrap_or_else(|| error.to_string());
-    match stage {
-        Some(stage) if !inner.contains("stage") => {
-            format!("stage {stage}: {}", inner.replace("\\\"", "\""))
+    let inner = if let Some((_, rest)) = error.rsplit_once("Execution(\"") {
+        // Up to the quote that closes the message; only parentheses follow it.
+        match rest.rfind('"') {
+            Some(end) if rest[end + 1..].chars().all(|c| c == ')') => &rest[..end],
+            _ => rest,
         }
-        _ => inner.replace("\\\"", "\""),
+    } else if let Some((_, rest)) = error.rsplit_once("runtime execution error: ") {
+        rest
+    } else {
+        error.as_str()
+    };
+    match stage {
+        Some(stage) if !inner.contains("stage") => format!("stage {stage}: {inner}"),
+        _ => inner.to_string(),
     }
 }
 
@@ -113,5 +119,19 @@ mod tests {
             "Job failed due to stage 2 failed: Task failed due to runtime execution error: DataFusionError(Execution(\"Divide by zero\"))",
         );
         assert_eq!(e.to_string(), "job abc failed: stage 2: Divide by zero");
+        // An Arrow error inside, quotes escaped or not, or no wrapper at all.
+        let prefix =
+            "Job failed due to stage 1 failed: Task failed due to runtime execution error: ";
+        for raw in [
+            "DataFusionError(Execution(\"ArrowError(DivideByZero)\"))",
+            "DataFusionError(Execution(\\\"ArrowError(DivideByZero)\\\"))",
+            "ArrowError(DivideByZero)",
+        ] {
+            let e = GatewayError::from_job_failure("j", &format!("{prefix}{raw}"));
+            assert_eq!(
+                e.to_string(),
+                "job j failed: stage 1: ArrowError(DivideByZero)"
+            );
+        }
     }
 }
