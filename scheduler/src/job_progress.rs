@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use ballista_core::serde::protobuf::{JobStatus, job_status, task_status};
 use ballista_scheduler::state::execution_graph::ExecutionGraph;
-use ballista_scheduler::state::execution_stage::{ExecutionStage, TaskInfo};
+use ballista_scheduler::state::execution_stage::{ExecutionStage, StageOutput, TaskInfo};
 use ballista_scheduler::state::task_manager::JobInfoCache;
 use datafusion::physical_plan::{ExecutionPlan, displayable};
 use serde::Serialize;
@@ -112,13 +112,6 @@ pub struct TaskProgress {
     pub failures: usize,
     /// Why its last attempt failed.
     pub error: Option<String>,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
 }
 
 /// A nonzero timestamp.
@@ -225,97 +218,106 @@ fn plan_text(plan: &dyn ExecutionPlan) -> String {
     displayable(plan).indent(false).to_string()
 }
 
+/// What a stage's variant knows about it; the variants differ in what they carry.
+struct StageParts<'a> {
+    id: usize,
+    attempt: usize,
+    state: &'static str,
+    partitions: Option<usize>,
+    inputs: Vec<usize>,
+    outputs: &'a [usize],
+    infos: Vec<Option<&'a TaskInfo>>,
+    failures: &'a [usize],
+    error: Option<&'a str>,
+}
+
+/// The ids of the stages a stage reads, in order.
+fn input_ids(inputs: &HashMap<usize, StageOutput>) -> Vec<usize> {
+    let mut ids: Vec<usize> = inputs.keys().copied().collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn parts(stage: &ExecutionStage) -> StageParts<'_> {
+    match stage {
+        ExecutionStage::UnResolved(s) => StageParts {
+            id: s.stage_id,
+            attempt: s.stage_attempt_num,
+            state: "WAITING",
+            partitions: None,
+            inputs: input_ids(&s.inputs),
+            outputs: &s.output_links,
+            infos: Vec::new(),
+            failures: &[],
+            error: None,
+        },
+        ExecutionStage::Resolved(s) => StageParts {
+            id: s.stage_id,
+            attempt: s.stage_attempt_num,
+            state: "READY",
+            partitions: Some(s.partitions),
+            inputs: input_ids(&s.inputs),
+            outputs: &s.output_links,
+            infos: vec![None; s.partitions],
+            failures: &[],
+            error: None,
+        },
+        ExecutionStage::Running(s) => StageParts {
+            id: s.stage_id,
+            attempt: s.stage_attempt_num,
+            state: "RUNNING",
+            partitions: Some(s.partitions),
+            inputs: input_ids(&s.inputs),
+            outputs: &s.output_links,
+            infos: s.task_infos.iter().map(Option::as_ref).collect(),
+            failures: &s.task_failure_numbers,
+            error: None,
+        },
+        ExecutionStage::Successful(s) => StageParts {
+            id: s.stage_id,
+            attempt: s.stage_attempt_num,
+            state: "SUCCEEDED",
+            partitions: Some(s.partitions),
+            inputs: input_ids(&s.inputs),
+            outputs: &s.output_links,
+            infos: s.task_infos.iter().map(Some).collect(),
+            failures: &[],
+            error: None,
+        },
+        // A failed stage no longer records what it read.
+        ExecutionStage::Failed(s) => StageParts {
+            id: s.stage_id,
+            attempt: s.stage_attempt_num,
+            state: "FAILED",
+            partitions: Some(s.partitions),
+            inputs: Vec::new(),
+            outputs: &s.output_links,
+            infos: s.task_infos.iter().map(Option::as_ref).collect(),
+            failures: &[],
+            error: Some(&s.error_message),
+        },
+    }
+}
+
 fn stage(stage: &ExecutionStage, now: u64, with_plan: bool) -> StageProgress {
-    let infos: Vec<Option<&TaskInfo>>;
-    let mut failures: Vec<usize> = Vec::new();
-    let (id, attempt, state, partitions, inputs, outputs, error) = match stage {
-        ExecutionStage::UnResolved(s) => {
-            infos = Vec::new();
-            let inputs = s.inputs.keys().copied().collect();
-            let outputs = s.output_links.clone();
-            (
-                s.stage_id,
-                s.stage_attempt_num,
-                "WAITING",
-                None,
-                inputs,
-                outputs,
-                None,
-            )
-        }
-        ExecutionStage::Resolved(s) => {
-            infos = vec![None; s.partitions];
-            let inputs = s.inputs.keys().copied().collect();
-            let outputs = s.output_links.clone();
-            let p = Some(s.partitions);
-            (
-                s.stage_id,
-                s.stage_attempt_num,
-                "READY",
-                p,
-                inputs,
-                outputs,
-                None,
-            )
-        }
-        ExecutionStage::Running(s) => {
-            infos = s.task_infos.iter().map(Option::as_ref).collect();
-            failures = s.task_failure_numbers.clone();
-            let inputs = s.inputs.keys().copied().collect();
-            let outputs = s.output_links.clone();
-            let p = Some(s.partitions);
-            (
-                s.stage_id,
-                s.stage_attempt_num,
-                "RUNNING",
-                p,
-                inputs,
-                outputs,
-                None,
-            )
-        }
-        ExecutionStage::Successful(s) => {
-            infos = s.task_infos.iter().map(Some).collect();
-            let inputs = s.inputs.keys().copied().collect();
-            let outputs = s.output_links.clone();
-            let p = Some(s.partitions);
-            (
-                s.stage_id,
-                s.stage_attempt_num,
-                "SUCCEEDED",
-                p,
-                inputs,
-                outputs,
-                None,
-            )
-        }
-        ExecutionStage::Failed(s) => {
-            infos = s.task_infos.iter().map(Option::as_ref).collect();
-            let outputs = s.output_links.clone();
-            let error = Some(s.error_message.clone());
-            let p = Some(s.partitions);
-            (
-                s.stage_id,
-                s.stage_attempt_num,
-                "FAILED",
-                p,
-                Vec::new(),
-                outputs,
-                error,
-            )
-        }
-    };
+    let StageParts {
+        id,
+        attempt,
+        state,
+        partitions,
+        inputs,
+        outputs,
+        infos,
+        failures,
+        error,
+    } = parts(stage);
     let tasks: Vec<TaskProgress> = infos
         .iter()
         .enumerate()
         .map(|(p, info)| task(p, *info, failures.get(p).copied().unwrap_or(0), now))
         .collect();
     let count = |state: &str| tasks.iter().filter(|t| t.state == state).count();
-    let started_at_ms = tasks
-        .iter()
-        .filter_map(|t| t.launched_at_ms)
-        .min()
-        .filter(|_| !tasks.is_empty());
+    let started_at_ms = tasks.iter().filter_map(|t| t.launched_at_ms).min();
     let all_ended = !tasks.is_empty()
         && tasks
             .iter()
@@ -325,15 +327,13 @@ fn stage(stage: &ExecutionStage, now: u64, with_plan: bool) -> StageProgress {
         .filter_map(|i| i.and_then(|i| at(i.end_exec_time)))
         .max()
         .filter(|_| all_ended);
-    let mut inputs: Vec<usize> = inputs;
-    inputs.sort_unstable();
     StageProgress {
         id,
         attempt,
         state,
         partitions,
         inputs,
-        outputs,
+        outputs: outputs.to_vec(),
         tasks_completed: count("SUCCEEDED"),
         tasks_running: count("RUNNING"),
         task_failures: failures.iter().sum::<usize>() + count("FAILED"),
@@ -341,7 +341,7 @@ fn stage(stage: &ExecutionStage, now: u64, with_plan: bool) -> StageProgress {
         ended_at_ms,
         output_rows: tasks.iter().filter_map(|t| t.output_rows).sum(),
         output_bytes: tasks.iter().filter_map(|t| t.output_bytes).sum(),
-        error,
+        error: error.map(str::to_string),
         plan: if with_plan {
             plan_text(stage.plan())
         } else {
@@ -353,7 +353,7 @@ fn stage(stage: &ExecutionStage, now: u64, with_plan: bool) -> StageProgress {
 
 /// A job from its execution graph; `detail` keeps its stages and tasks.
 pub fn from_graph(graph: &dyn ExecutionGraph, detail: bool) -> JobProgress {
-    let now = now_ms();
+    let now = crate::clock::now_ms() as u64;
     let mut job = from_status(graph.status());
     job.id = graph.job_id().to_string();
     job.name = graph.job_name().to_string();

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::HttpState;
+use crate::cluster::ExecutorInfo;
 use crate::submissions::DriverState;
 
 /// The metrics route.
@@ -60,34 +61,26 @@ async fn metrics(State(state): State<HttpState>) -> Response {
             executors.iter().map(|e| e.slots as f64).sum(),
         )],
     );
-    let heartbeats: Vec<_> = executors
-        .iter()
-        .filter_map(|e| {
-            e.last_heartbeat_age
-                .map(|age| (format!("executor=\"{}\"", label(&e.id)), age.as_secs_f64()))
-        })
-        .collect();
-    family(
+    // A gauge with one sample per executor that has a value.
+    let per_executor =
+        |out: &mut String, name: &str, help: &str, value: fn(&ExecutorInfo) -> Option<f64>| {
+            let samples: Vec<_> = executors
+                .iter()
+                .filter_map(|e| Some((format!("executor=\"{}\"", label(&e.id)), value(e)?)))
+                .collect();
+            family(out, name, "gauge", help, &samples);
+        };
+    per_executor(
         &mut out,
         "sparkling_executor_heartbeat_age_seconds",
-        "gauge",
         "Time since each executor's last heartbeat.",
-        &heartbeats,
+        |e| e.last_heartbeat_age.map(|age| age.as_secs_f64()),
     );
-
-    let memory: Vec<_> = executors
-        .iter()
-        .filter_map(|e| {
-            e.resident_bytes
-                .map(|b| (format!("executor=\"{}\"", label(&e.id)), b as f64))
-        })
-        .collect();
-    family(
+    per_executor(
         &mut out,
         "sparkling_executor_resident_bytes",
-        "gauge",
         "Resident memory of each executor's process, as of its last heartbeat.",
-        &memory,
+        |e| e.resident_bytes.map(|b| b as f64),
     );
     let cluster = state.gateway.cluster();
     let (queued, running) = cluster.queued_and_running_jobs();

@@ -27,12 +27,12 @@ fn progress_bar(done: usize, total: usize, unit: &str) -> String {
 
 /// How long something has run: start to end, or to now while it runs.
 fn run_time(started: Option<u64>, ended: Option<u64>) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
     match started {
-        Some(s) => duration(ended.unwrap_or(now).saturating_sub(s)),
+        Some(s) => duration(
+            ended
+                .unwrap_or(crate::clock::now_ms() as u64)
+                .saturating_sub(s),
+        ),
         None => String::new(),
     }
 }
