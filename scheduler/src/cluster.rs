@@ -73,7 +73,13 @@ impl Cluster {
         let config = Arc::new(config);
 
         let session_builder: ballista_scheduler::SessionBuilder =
-            Arc::new(|config: SessionConfig| functions::session_state(config));
+            Arc::new(|config: SessionConfig| {
+                let state = functions::session_state(config)?;
+                Ok(crate::session::with_planning(
+                    datafusion::execution::SessionStateBuilder::new_from_existing(state),
+                )
+                .build())
+            });
         let config_producer: ballista_core::ConfigProducer = Arc::new(crate::session::base_config);
         let cluster =
             BallistaCluster::new_memory(config.scheduler_name(), session_builder, config_producer);

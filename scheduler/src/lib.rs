@@ -17,6 +17,7 @@ pub mod gateway;
 pub mod http;
 pub mod job;
 pub mod job_progress;
+pub mod join_planning;
 pub mod lakehouse;
 pub mod lineage;
 pub mod pipelines;

@@ -48,7 +48,8 @@ fn shared_runtime() -> Arc<datafusion::execution::runtime_env::RuntimeEnv> {
 
 /// The session configuration every session (and the scheduler) starts from.
 pub fn base_config() -> SessionConfig {
-    SessionConfig::new_with_ballista()
+    // Hash and broadcast joins back on (see `join_planning`).
+    crate::join_planning::configure(SessionConfig::new_with_ballista())
         .with_target_partitions(DEFAULT_SHUFFLE_PARTITIONS)
         .with_default_catalog_and_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA)
         .with_create_default_catalog_and_schema(false)
@@ -57,6 +58,11 @@ pub fn base_config() -> SessionConfig {
         // DataFusion would lower-case unquoted ones. Table and namespace names still
         // match ignoring case (see `unique_match`).
         .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
+}
+
+/// Builds a session state with Sparkling's functions and physical optimizer rules.
+pub fn with_planning(builder: SessionStateBuilder) -> SessionStateBuilder {
+    builder.with_physical_optimizer_rules(crate::join_planning::physical_optimizer_rules())
 }
 
 /// Spark configuration keys that map onto DataFusion options.
@@ -119,11 +125,11 @@ impl Session {
         iceberg: Option<&IcebergCatalog>,
     ) -> Self {
         let temp_views = Arc::new(MemorySchemaProvider::new());
-        let state = functions::with_sparkling_functions(
+        let state = with_planning(functions::with_sparkling_functions(
             SessionStateBuilder::new()
                 .with_config(base_config())
                 .with_runtime_env(shared_runtime()),
-        )
+        ))
         .with_session_id(id.clone())
         .build();
         // Files can be queried by path, as in `SELECT * FROM 'data/events.parquet'`.

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{DFSchema, DataFusionError, Result, not_impl_err, plan_err};
+use datafusion::common::stats::Precision;
+use datafusion::common::{DFSchema, DataFusionError, Result, Statistics, not_impl_err, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
@@ -221,7 +222,16 @@ impl TableProvider for IcebergTable {
             }
         }
         let source = Arc::new(source);
+        // Row counts from the manifests, so the planner can size joins (and broadcast
+        // small tables) as it does for Parquet tables. Inexact: they are for sizing,
+        // never for answering `count(*)` without reading.
+        let mut statistics = Statistics::new_unknown(&self.schema);
+        if tasks.iter().all(|t| t.records > 0) {
+            let rows: u64 = tasks.iter().map(|t| t.records).sum();
+            statistics = statistics.with_num_rows(Precision::Inexact(rows as usize));
+        }
         let config = FileScanConfigBuilder::new(store_url, source)
+            .with_statistics(statistics)
             .with_file_groups(groups)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
