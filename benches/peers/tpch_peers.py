@@ -1,16 +1,19 @@
 """Runs the TPC-H queries on a peer engine, for the benchmark harness to set beside
-Sparkling's figures: DuckDB (in process) or Apache Spark (local[N] in a JVM started
-by pyspark), over the same Parquet files and the same query files.
+Sparkling's figures: DuckDB (in process), Apache Spark local[N] (in a JVM started by
+pyspark) or Spark's Spark Connect server (local[N], its own JVM, queried with the
+PySpark Connect client), over the same Parquet files and the same query files.
 
 For each query: one cold run (the first), then `--iterations` warm runs; the result
 of the last run is kept for cross-checking answers between engines. Writes one JSON
 document:
 
     {"engine": "duckdb", "version": "1.4.2", "setupMs": 812.0,
+     "memory": {"idleRssBytes": 61000000, "peakRssBytes": 900000000},
      "queries": [{"query": 1, "coldMs": 91.2, "runsMs": [80.1, 79.5], "bestMs": 79.5,
                   "columns": ["l_returnflag", ...], "rows": [["A", "F", 37734107.0, ...]]}]}
 
-Values are JSON numbers (decimals as floats), strings, or ISO dates; a query that
+Memory is the resident set of the engine's process (this one for DuckDB, the JVM for
+Spark): after setup, and its high-water mark at the end. Values are JSON numbers (decimals as floats), strings, or ISO dates; a query that
 fails carries "error" instead of times and rows.
 
     python tpch_peers.py --engine duckdb --data benches/data/sf1 \
@@ -25,6 +28,9 @@ import os
 import re
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from spark_server import ConnectServer, memory, rss  # noqa: E402
 
 TABLES = [
     "part", "supplier", "partsupp", "customer", "orders", "lineitem", "nation", "region",
@@ -53,6 +59,7 @@ class DuckDb:
         self.version = duckdb.__version__
         self.con = duckdb.connect()
         self.con.execute(f"SET threads = {threads}")
+        self.pid = os.getpid()
         for t in TABLES:
             path = os.path.join(data, t, "*.parquet")
             self.con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{path}')")
@@ -82,21 +89,45 @@ class Spark:
         )
         self.session.sparkContext.setLogLevel("ERROR")
         self.version = self.session.version
+        self.pid = self.session.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
         for t in TABLES:
             self.session.read.parquet(os.path.join(data, t)).createOrReplaceTempView(t)
 
     def run(self, sql):
-        df = self.session.sql(sql)
-        rows = df.collect()
-        return df.columns, [tuple(r) for r in rows]
+        rows = self.session.sql(sql).collect()
+        # Column names from the rows: asking the DataFrame would cost Spark Connect
+        # another round trip inside the timed run.
+        columns = list(rows[0].__fields__) if rows else []
+        return columns, [tuple(r) for r in rows]
 
     def close(self):
         self.session.stop()
 
 
+class SparkConnect(Spark):
+    def __init__(self, data, threads, memory):
+        self.server = ConnectServer(threads, memory)
+        try:
+            self.session, _ = self.server.connect()
+        except Exception:
+            self.server.stop()
+            raise
+        self.version = self.session.version
+        self.pid = self.server.process.pid
+        for t in TABLES:
+            self.session.read.parquet(os.path.join(data, t)).createOrReplaceTempView(t)
+
+    def close(self):
+        self.session.stop()
+        self.server.stop()
+
+
+ENGINES = {"duckdb": DuckDb, "spark": Spark, "spark-connect": SparkConnect}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--engine", choices=["duckdb", "spark"], required=True)
+    p.add_argument("--engine", choices=sorted(ENGINES), required=True)
     p.add_argument("--data", required=True, help="directory with one folder of Parquet files per table")
     p.add_argument("--queries", required=True, help="directory with q1.sql .. q22.sql")
     p.add_argument("--iterations", type=int, default=3)
@@ -110,8 +141,9 @@ def main():
     if args.engine == "duckdb":
         engine = DuckDb(args.data, args.threads)
     else:
-        engine = Spark(args.data, args.threads, args.spark_memory)
+        engine = ENGINES[args.engine](args.data, args.threads, args.spark_memory)
     setup_ms = (time.perf_counter() - start) * 1000
+    idle = memory(engine.pid)
 
     results = []
     for n in args.only or range(1, 23):
@@ -135,6 +167,7 @@ def main():
         results.append(entry)
         status = entry.get("error") or f"best {entry['bestMs']:.1f} ms"
         print(f"{args.engine} q{n}: {status}", file=sys.stderr, flush=True)
+    _, peak_rss = rss(engine.pid)
     engine.close()
 
     with open(args.out, "w") as f:
@@ -144,6 +177,7 @@ def main():
                 "version": engine.version,
                 "threads": args.threads,
                 "setupMs": setup_ms,
+                "memory": dict(idle, peakRssBytes=peak_rss),
                 "queries": results,
             },
             f,

@@ -1,6 +1,8 @@
 //! TPC-H: data ([`data`]), the 22 queries (written from the TPC-H specification, with
-//! its validation parameters, in `benches/tpch/queries/`), and result comparison.
+//! its validation parameters, in `benches/tpch/queries/`), and result comparison
+//! (exact, as sorted CSV, between Arrow engines; with a tolerance against peers: [`check`]).
 
+pub mod check;
 pub mod data;
 
 use arrow::array::RecordBatch;
