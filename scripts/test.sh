@@ -32,3 +32,9 @@ export SPARKLING_TEST_REQUIRE_SERVICES=1
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# The docker compose cluster (deploy/), on this machine's Docker engine when it has one.
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  bash deploy/test.sh
+else
+  echo "SKIPPED deploy/test.sh (the docker compose cluster): no Docker engine answers here"
+fi

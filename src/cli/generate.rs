@@ -7,6 +7,9 @@ use anyhow::{Context, bail};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Int64Type;
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sparkling_connectors::events::{EventKind, EventSpec, generate};
 
@@ -42,6 +45,9 @@ pub async fn kafka(args: GenKafkaArgs) -> anyhow::Result<()> {
             bail!("--producer-conf takes KEY=VALUE, got {kv:?}");
         };
         config.set(k, v);
+    }
+    if let Some(partitions) = args.partitions {
+        create_topic(&config, &args.topic, partitions).await?;
     }
     let producer: FutureProducer = config
         .create()
@@ -106,5 +112,31 @@ pub async fn kafka(args: GenKafkaArgs) -> anyhow::Result<()> {
         args.topic,
         began.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Creates `topic` with `partitions` partitions (replication factor 1) unless it exists:
+/// some brokers (tansu among them) do not create topics on first use.
+async fn create_topic(config: &ClientConfig, topic: &str, partitions: i32) -> anyhow::Result<()> {
+    if partitions < 1 {
+        bail!("--partitions must be at least 1");
+    }
+    let admin: AdminClient<DefaultClientContext> = config
+        .create()
+        .context("cannot create a Kafka admin client")?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &options,
+        )
+        .await
+        .with_context(|| format!("cannot create topic {topic}"))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, e)) => bail!("cannot create topic {name}: {e}"),
+        }
+    }
     Ok(())
 }

@@ -149,6 +149,10 @@ pub struct GenKafkaArgs {
     /// Topic to produce to.
     #[arg(long)]
     pub topic: String,
+    /// Create the topic with this many partitions first, unless it exists (for brokers
+    /// that do not create topics on first use, such as tansu).
+    #[arg(long)]
+    pub partitions: Option<i32>,
     /// listen, page_view or auth.
     #[arg(long, default_value = "listen")]
     pub kind: String,
@@ -295,7 +299,8 @@ pub struct ExecutorArgs {
     /// Address to bind (an IP address).
     #[arg(long, default_value = "127.0.0.1", env = "SPARKLING_BIND")]
     pub bind: IpAddr,
-    /// Host name the scheduler and other executors use for this executor.
+    /// Host name the scheduler and other executors use for this executor (default:
+    /// the bind address, or this machine's host name when bound to 0.0.0.0).
     #[arg(long, env = "SPARKLING_EXTERNAL_HOST")]
     pub external_host: Option<String>,
     /// Arrow Flight port (shuffle and results).

@@ -117,7 +117,7 @@ pub async fn executor(args: ExecutorArgs) -> anyhow::Result<()> {
         scheduler_host: host,
         scheduler_port: port,
         bind: args.bind.to_string(),
-        external_host: args.external_host,
+        external_host: args.external_host.or_else(|| advertised_host(args.bind)),
         port: args.port,
         grpc_port: args.grpc_port.unwrap_or(args.port.saturating_add(1)),
         slots,
@@ -131,6 +131,18 @@ pub async fn executor(args: ExecutorArgs) -> anyhow::Result<()> {
     );
     run_executor(options, std::future::pending(), DRAIN_TIMEOUT).await?;
     Ok(())
+}
+
+/// The name other machines reach an executor by when none is given: bound to every
+/// interface (0.0.0.0, as in a container), its host name; otherwise the bind address.
+fn advertised_host(bind: IpAddr) -> Option<String> {
+    if !bind.is_unspecified() {
+        return None;
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
 }
 
 fn default_slots() -> usize {
@@ -238,4 +250,17 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     catalog.stop().await;
     let _ = std::fs::remove_dir_all(&work_root);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_executor_bound_to_every_interface_advertises_its_host_name() {
+        assert_eq!(advertised_host("127.0.0.1".parse().unwrap()), None);
+        assert_eq!(advertised_host("10.1.2.3".parse().unwrap()), None);
+        let name = advertised_host("0.0.0.0".parse().unwrap()).expect("a host name");
+        assert!(!name.is_empty() && !name.contains(char::is_whitespace));
+    }
 }
