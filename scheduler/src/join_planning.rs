@@ -62,11 +62,14 @@ const BROADCAST_MAX_ROWS_UNSIZED: u64 = 256 * 1024;
 /// broadcast to four tasks, it made the query 3.6x slower than a shuffled join.
 const BROADCAST_MAX_ROWS: u64 = 1024 * 1024;
 
+/// Ballista's own broadcast promotion, which ignores the join type; kept at 0 (off).
+const BALLISTA_BROADCAST_THRESHOLD: &str = "ballista.optimizer.broadcast_join_threshold_bytes";
+
 /// Hash joins and broadcast joins back on, over Ballista's defaults.
 pub fn configure(config: SessionConfig) -> SessionConfig {
     config
         .set_bool("datafusion.optimizer.prefer_hash_join", true)
-        .set_u64("ballista.optimizer.broadcast_join_threshold_bytes", 0)
+        .set_u64(BALLISTA_BROADCAST_THRESHOLD, 0)
         .set_u64(
             "datafusion.optimizer.hash_join_single_partition_threshold",
             BROADCAST_MAX_BYTES,
@@ -75,6 +78,26 @@ pub fn configure(config: SessionConfig) -> SessionConfig {
             "datafusion.optimizer.hash_join_single_partition_threshold_rows",
             BROADCAST_MAX_ROWS_UNSIZED,
         )
+}
+
+/// Refuses a session setting that would make joins return wrong answers: turning
+/// Ballista's broadcast promotion back on (it broadcasts outer, semi and anti joins,
+/// whose unmatched rows then come out of every task or none).
+pub fn check_setting(key: &str, value: &str) -> Result<(), String> {
+    let value = value.trim().trim_matches(['\'', '"']);
+    if key
+        .trim()
+        .eq_ignore_ascii_case(BALLISTA_BROADCAST_THRESHOLD)
+        && value != "0"
+    {
+        return Err(format!(
+            "{BALLISTA_BROADCAST_THRESHOLD} cannot be set to {value}: Ballista's broadcast \
+             promotion ignores the join type and returns wrong answers for outer, semi and \
+             anti joins. Sparkling broadcasts small build sides itself, up to \
+             datafusion.optimizer.hash_join_single_partition_threshold bytes"
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a join of this type needs to see every build row's matches across all of
@@ -206,6 +229,19 @@ mod tests {
     use datafusion::prelude::SessionContext;
 
     use super::*;
+
+    #[test]
+    fn turning_ballistas_broadcast_promotion_back_on_is_refused() {
+        let err = check_setting(
+            "ballista.optimizer.broadcast_join_threshold_bytes",
+            "10485760",
+        )
+        .unwrap_err();
+        assert!(err.contains("wrong answers"), "{err}");
+        assert!(check_setting("BALLISTA.optimizer.broadcast_join_threshold_bytes", "'1'").is_err());
+        assert!(check_setting("ballista.optimizer.broadcast_join_threshold_bytes", "0").is_ok());
+        assert!(check_setting("datafusion.optimizer.prefer_hash_join", "false").is_ok());
+    }
 
     async fn physical(sql: &str) -> Arc<dyn ExecutionPlan> {
         use ballista_core::extension::SessionConfigExt;

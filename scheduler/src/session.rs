@@ -222,6 +222,7 @@ impl Session {
 
     /// Sets a configuration value (Spark or DataFusion/Ballista key).
     pub fn set_conf(&self, key: &str, value: &str) -> Result<(), GatewayError> {
+        crate::join_planning::check_setting(key, value).map_err(GatewayError::InvalidInput)?;
         let df_key = datafusion_key(key);
         if let Some(df_key) = df_key {
             let state = self.ctx.state_ref();

@@ -90,6 +90,17 @@ async fn bad_input_gets_clear_errors() {
         "{err}"
     );
     still_serves(&cluster).await;
+    // Ballista's broadcast promotion would return wrong answers for outer joins.
+    let err = spark
+        .run_sql("SET ballista.optimizer.broadcast_join_threshold_bytes = 10485760")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("wrong answers"), "{err}");
+    spark
+        .run_sql("SET ballista.optimizer.broadcast_join_threshold_bytes = 0")
+        .await
+        .unwrap();
 
     // A corrupt native plan payload.
     let mut client =

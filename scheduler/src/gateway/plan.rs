@@ -181,6 +181,10 @@ pub async fn sql_plan(
     if mode == Mode::Analyze {
         return Ok(plan);
     }
+    if let LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(set)) = &plan {
+        crate::join_planning::check_setting(&set.variable, &set.value)
+            .map_err(GatewayError::InvalidInput)?;
+    }
     match &plan {
         // Spark's CREATE TEMPORARY VIEW belongs to the session.
         LogicalPlan::Ddl(DdlStatement::CreateView(view)) if view.temporary => {
