@@ -320,16 +320,10 @@ rm -f deploy/.bin/garage
 compose_s3 up -d --no-deps garage
 garage_container="$(compose_s3 ps -q garage)"
 wait_for "Garage to be healthy" 60 healthy "$garage_container"
-g() { docker exec "$garage_container" /usr/local/bin/garage -c /etc/garage.toml "$@"; }
-node="$(g node id -q)"
-g layout assign -z dc1 -c 1G "${node%@*}" >/dev/null
-g layout apply --version 1 >/dev/null
-g bucket create warehouse >/dev/null
-key="$(g key create deploy-test)"
-g bucket allow --read --write --owner warehouse --key deploy-test >/dev/null
-key_id="$(awk '/Key ID:/ {print $3}' <<<"$key")"
-secret="$(awk '/Secret key:/ {print $3}' <<<"$key")"
-[ -n "$key_id" ] && [ -n "$secret" ] || fail "no Garage key in: $key"
+garage_bootstrap deploy-test docker exec "$garage_container" /usr/local/bin/garage -c /etc/garage.toml \
+  || fail "could not set up the Garage container"
+key_id="$GARAGE_KEY_ID"
+secret="$GARAGE_SECRET"
 cp "$work/sparkling.env.base" "$work/sparkling.env"
 printf 'AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n' "$key_id" "$secret" >>"$work/sparkling.env"
 # The services are recreated with the overlay's settings, in order.

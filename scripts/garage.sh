@@ -14,6 +14,28 @@ install_garage() {
     --no-default-features --features bundled-libs,sqlite
 }
 
+# Makes a fresh single-node Garage usable through the command given after the key's
+# name (`garage -c FILE`, or `docker exec CONTAINER garage -c FILE`): assigns the layout,
+# creates the bucket `warehouse` and an access key allowed on it, and sets GARAGE_KEY_ID
+# and GARAGE_SECRET. deploy/test.sh uses it for its Garage container.
+garage_bootstrap() {
+  local name=$1
+  shift
+  local node info
+  node="$("$@" node id -q)"
+  "$@" layout assign -z dc1 -c 1G "${node%@*}" >/dev/null
+  "$@" layout apply --version 1 >/dev/null
+  "$@" bucket create warehouse >/dev/null
+  info="$("$@" key create "$name")"
+  "$@" bucket allow --read --write --owner warehouse --key "$name" >/dev/null
+  GARAGE_KEY_ID="$(awk '/Key ID:/ {print $3}' <<<"$info")"
+  GARAGE_SECRET="$(awk '/Secret key:/ {print $3}' <<<"$info")"
+  if [ -z "$GARAGE_KEY_ID" ] || [ -z "$GARAGE_SECRET" ]; then
+    echo "could not read the Garage access key from: $info" >&2
+    return 1
+  fi
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -54,22 +76,12 @@ CONF
     cat "$GARAGE_DIR/server.log" >&2
     return 1
   fi
-  "${g[@]}" layout assign -z dc1 -c 1G "${node%@*}" >/dev/null
-  "${g[@]}" layout apply --version 1 >/dev/null
-  "${g[@]}" bucket create warehouse >/dev/null
-  local info
-  info="$("${g[@]}" key create sparkling-tests)"
-  "${g[@]}" bucket allow --read --write --owner warehouse --key sparkling-tests >/dev/null
+  garage_bootstrap sparkling-tests "${g[@]}"
   export SPARKLING_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
   export SPARKLING_TEST_S3_REGION="garage"
   export SPARKLING_TEST_S3_BUCKET="warehouse"
-  SPARKLING_TEST_S3_ACCESS_KEY_ID="$(awk '/Key ID:/ {print $3}' <<<"$info")"
-  SPARKLING_TEST_S3_SECRET_ACCESS_KEY="$(awk '/Secret key:/ {print $3}' <<<"$info")"
-  export SPARKLING_TEST_S3_ACCESS_KEY_ID SPARKLING_TEST_S3_SECRET_ACCESS_KEY
-  if [ -z "$SPARKLING_TEST_S3_ACCESS_KEY_ID" ] || [ -z "$SPARKLING_TEST_S3_SECRET_ACCESS_KEY" ]; then
-    echo "could not read the Garage access key from: $info" >&2
-    return 1
-  fi
+  export SPARKLING_TEST_S3_ACCESS_KEY_ID="$GARAGE_KEY_ID"
+  export SPARKLING_TEST_S3_SECRET_ACCESS_KEY="$GARAGE_SECRET"
   echo "Garage S3 for the tests: $SPARKLING_TEST_S3_ENDPOINT (bucket warehouse)"
 }
 
