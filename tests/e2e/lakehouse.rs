@@ -521,6 +521,35 @@ async fn snapshots_files_and_time_travel() {
     assert!(err.contains("no snapshot at or before"), "{err}");
 }
 
+/// `query` over the TPC-H tables named `prefix` + name instead (whole words only).
+fn with_table_prefix(query: &str, prefix: &str) -> String {
+    use sparkling_benches::tpch::data::TABLES;
+    let mut out = String::new();
+    let mut word = String::new();
+    for c in query.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if TABLES.contains(&word.as_str()) {
+            out.push_str(prefix);
+        }
+        out.push_str(&word);
+        word.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+/// The partition modes of a plan's hash joins (`CollectLeft`: broadcast), in order.
+fn join_modes(plan: &str) -> Vec<&str> {
+    plan.split("HashJoinExec: mode=")
+        .skip(1)
+        .map(|rest| rest.split(',').next().unwrap_or_default())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tpch_over_iceberg_tables_matches_parquet() {
     use sparkling_benches::tpch::{data::TABLES, normalize, query};
@@ -553,6 +582,19 @@ async fn tpch_over_iceberg_tables_matches_parquet() {
         plan.contains("/default/lineitem/data/"),
         "not reading Iceberg: {plan}"
     );
+    // The manifests' statistics size joins as the Parquet footers do: the same join
+    // plans (which side is broadcast, which is shuffled) over both.
+    for n in [5, 7, 8, 9, 18, 21] {
+        let over_iceberg = explain(&spark, query(n)).await;
+        let over_parquet = explain(&spark, &with_table_prefix(query(n), "src_")).await;
+        assert!(over_iceberg.contains("/default/lineitem/data/"), "{over_iceberg}");
+        assert!(!over_parquet.contains("/default/lineitem/data/"), "{over_parquet}");
+        assert_eq!(
+            join_modes(&over_iceberg),
+            join_modes(&over_parquet),
+            "q{n}'s joins are planned differently over Iceberg:\n{over_iceberg}\nover Parquet:\n{over_parquet}"
+        );
+    }
     for n in 1..=22 {
         let expected = crate::cluster::reference_answer(&reference, n).await;
         let result = spark

@@ -1,6 +1,7 @@
 //! Iceberg tables in the engine: a REST catalog connection whose namespaces are
 //! DataFusion schemas ([`catalog`]), tables whose scans are planned from their
-//! manifests and spread over the executors ([`table`]), and the filters that prune
+//! manifests and spread over the executors ([`table`]) with statistics from the same
+//! manifests ([`statistics`]), and the filters that prune
 //! those scans ([`predicate`]), metadata tables and time travel ([`metadata`]), table definitions from SQL terms ([`schema`]), and
 //! the executors' side of writes ([`write`]), and snapshots the client cannot read or
 //! make by itself: appended files, overwrites ([`snapshots`]).
@@ -10,6 +11,7 @@ pub mod metadata;
 pub mod predicate;
 pub mod schema;
 pub mod snapshots;
+pub mod statistics;
 pub mod table;
 pub mod write;
 

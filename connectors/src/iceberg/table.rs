@@ -5,13 +5,14 @@
 //! Ballista ships it to the executors and each reads its share of the files.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
-use datafusion::common::{DFSchema, DataFusionError, Result, Statistics, not_impl_err, plan_err};
+use datafusion::common::{DataFusionError, Result, Statistics, not_impl_err, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
@@ -23,11 +24,12 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use futures::TryStreamExt;
 use iceberg::scan::FileScanTask;
-use iceberg::spec::DataFileFormat;
+use iceberg::spec::{DataFile, DataFileFormat};
 use iceberg::table::Table;
 
 use super::predicate::filters_to_predicate;
-use super::snapshots::ScanFile;
+use super::snapshots::{ScanFile, live_files};
+use super::statistics::scan_statistics;
 use super::write::{IcebergWriteExec, WriteSpec};
 
 /// One snapshot of an Iceberg table (the current one unless time-travelling).
@@ -35,6 +37,8 @@ use super::write::{IcebergWriteExec, WriteSpec};
 pub struct IcebergTable {
     table: Table,
     snapshot_id: Option<i64>,
+    /// The snapshot's schema, and the same as DataFusion sees it.
+    iceberg_schema: iceberg::spec::SchemaRef,
     schema: SchemaRef,
     write_id: Option<String>,
     /// A fixed set of data files to read instead of the snapshot's (a stream's batch).
@@ -58,11 +62,13 @@ impl IcebergTable {
             }
             None => metadata.current_schema().clone(),
         };
-        let schema = iceberg::arrow::schema_to_arrow_schema(&schema).map_err(iceberg_error)?;
+        let arrow_schema =
+            iceberg::arrow::schema_to_arrow_schema(&schema).map_err(iceberg_error)?;
         Ok(Self {
             table,
             snapshot_id,
-            schema: Arc::new(schema),
+            iceberg_schema: schema,
+            schema: Arc::new(arrow_schema),
             write_id: None,
             files: None,
         })
@@ -148,6 +154,40 @@ impl IcebergTable {
             .collect())
     }
 
+    /// What the planner knows of a scan of `files` before reading them: rows and, per
+    /// column, nulls and bounds, from the snapshot's manifests
+    /// ([`scan_statistics`]). A stream's batch, or a table whose manifests do not
+    /// list every file, gets the row count alone.
+    async fn statistics(&self, files: &[ScanFile]) -> Statistics {
+        let rows_only = || {
+            let statistics = Statistics::new_unknown(&self.schema);
+            if files.iter().all(|f| f.records > 0) {
+                let rows: u64 = files.iter().map(|f| f.records).sum();
+                statistics.with_num_rows(Precision::Inexact(rows as usize))
+            } else {
+                statistics
+            }
+        };
+        if self.files.is_some() {
+            return rows_only();
+        }
+        let snapshot = self
+            .snapshot_id
+            .or_else(|| self.table.metadata().current_snapshot_id());
+        let Ok(live) = live_files(&self.table, snapshot).await else {
+            return rows_only();
+        };
+        let by_path: HashMap<&str, &DataFile> = live.iter().map(|f| (f.file_path(), f)).collect();
+        match files
+            .iter()
+            .map(|f| by_path.get(f.path.as_str()).copied())
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(read) => scan_statistics(&self.iceberg_schema, &self.schema, &read),
+            None => rows_only(),
+        }
+    }
+
     /// The iceberg scan's tasks for `filters`.
     async fn plan_tasks(&self, filters: &[Expr]) -> Result<Vec<FileScanTask>> {
         let builder = || {
@@ -213,23 +253,13 @@ impl TableProvider for IcebergTable {
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
         let (store_url, groups) = file_groups(&tasks, state.config().target_partitions().max(1))?;
-        let mut source = ParquetSource::new(self.schema());
-        // The same filters also prune row groups (and pages) inside the files.
-        if let Some(predicate) = filters.iter().cloned().reduce(|a, b| a.and(b)) {
-            let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
-            if let Ok(predicate) = state.create_physical_expr(predicate, &df_schema) {
-                source = source.with_predicate(predicate);
-            }
-        }
-        let source = Arc::new(source);
-        // Row counts from the manifests, so the planner can size joins (and broadcast
-        // small tables) as it does for Parquet tables. Inexact: they are for sizing,
-        // never for answering `count(*)` without reading.
-        let mut statistics = Statistics::new_unknown(&self.schema);
-        if tasks.iter().all(|t| t.records > 0) {
-            let rows: u64 = tasks.iter().map(|t| t.records).sum();
-            statistics = statistics.with_num_rows(Precision::Inexact(rows as usize));
-        }
+        // No predicate here: DataFusion's filter pushdown gives the Parquet source the
+        // filter above the scan (which the same filters become), and that prunes row
+        // groups and pages inside the files; setting it here too would evaluate it twice.
+        let source = Arc::new(ParquetSource::new(self.schema()));
+        // So the planner estimates filters and sizes joins (and broadcasts small
+        // tables) as it does over Parquet files.
+        let statistics = self.statistics(&tasks).await;
         let config = FileScanConfigBuilder::new(store_url, source)
             .with_statistics(statistics)
             .with_file_groups(groups)
