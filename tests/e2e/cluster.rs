@@ -4,6 +4,8 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use sparkling_client::SparkSession;
@@ -59,6 +61,32 @@ pub struct TestCluster {
     scheduler_args: Vec<String>,
     /// How often the scheduler was started (each start has its own log).
     scheduler_starts: usize,
+    /// The running scheduler's process id, for the watchdog.
+    scheduler_pid: Arc<AtomicU32>,
+    /// Dropped with the cluster, which stops its watchdog.
+    _watchdog: mpsc::Sender<()>,
+}
+
+/// How long a test may keep a cluster: every test finishes well within it, so a test
+/// still running then is hung (a query that never ends).
+const TEST_DEADLINE: Duration = Duration::from_secs(600);
+
+/// Turns a hung test into a failure instead of letting it use up CI's time: if the
+/// cluster is still alive after [`TEST_DEADLINE`], prints its processes' logs (the
+/// evidence) and kills its scheduler, so the test's pending call fails and it panics.
+fn watchdog(dir: PathBuf, scheduler_pid: Arc<AtomicU32>) -> mpsc::Sender<()> {
+    let (alive, dropped) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = dropped.recv_timeout(TEST_DEADLINE) {
+            eprintln!(
+                "a test kept its cluster for more than {TEST_DEADLINE:?}: killing its scheduler; logs:\n{}",
+                logs_in(&dir)
+            );
+            let pid = scheduler_pid.load(Ordering::SeqCst).to_string();
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+    });
+    alive
 }
 
 impl TestCluster {
@@ -87,6 +115,8 @@ impl TestCluster {
         let scheduler_args: Vec<String> = scheduler_args.iter().map(|a| a.to_string()).collect();
         let (scheduler, [scheduler_port, connect_port, http_port]) =
             spawn_scheduler(dir.path(), [0, 0, 0], &scheduler_args, env, "scheduler");
+        let scheduler_pid = Arc::new(AtomicU32::new(scheduler.id()));
+        let _watchdog = watchdog(dir.path().to_path_buf(), Arc::clone(&scheduler_pid));
         let mut cluster = TestCluster {
             scheduler,
             executors: Vec::new(),
@@ -98,6 +128,8 @@ impl TestCluster {
             env: env.to_vec(),
             scheduler_args,
             scheduler_starts: 1,
+            scheduler_pid,
+            _watchdog,
         };
         for i in 0..executors {
             let child = cluster.spawn_executor(i, slots);
@@ -130,6 +162,7 @@ impl TestCluster {
             &self.env,
             &name,
         );
+        self.scheduler_pid.store(scheduler.id(), Ordering::SeqCst);
         self.scheduler = scheduler;
     }
 
@@ -232,15 +265,20 @@ impl TestCluster {
 
     /// The logs of all processes (for failure messages).
     pub fn logs(&self) -> String {
-        let mut out = String::new();
-        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
-            if entry.path().extension().is_some_and(|e| e == "log") {
-                out.push_str(&format!("==> {}\n", entry.path().display()));
-                out.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
-            }
-        }
-        out
+        logs_in(self.dir.path())
     }
+}
+
+/// The `*.log` files in `dir`, one after the other.
+fn logs_in(dir: &Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "log") {
+            out.push_str(&format!("==> {}\n", entry.path().display()));
+            out.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+    }
+    out
 }
 
 impl Drop for TestCluster {
