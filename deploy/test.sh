@@ -134,14 +134,23 @@ executors_are() { [ "$(live_executors)" = "$1" ]; }
 running_tasks() { [ "$(api /api/v1/cluster | "$py" -c 'import json,sys; print(json.load(sys.stdin)["runningTasks"])')" -gt 0 ]; }
 healthy() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$1")" = healthy ]; }
 container() { compose ps -q "$1" | head -n "${2:-1}" | tail -n 1; }
+# Builds the image of SERVICE, whose Dockerfile copies the host binary deploy/.bin/NAME:
+# puts FILE there for the build only. The rest of the arguments are the compose command.
+build_with_binary() {
+  local name="$1" file="$2" service="$3"
+  shift 3
+  mkdir -p deploy/.bin
+  cp "$file" "deploy/.bin/$name"
+  chmod 755 "deploy/.bin/$name"
+  "$@" build --quiet "$service" 2>&1 | tail -5
+  rm -f "deploy/.bin/$name"
+}
 
 # --- 1. images -----------------------------------------------------------------------
 step "images"
 docker image inspect "$base" >/dev/null 2>&1 || made_base=1
 bash deploy/base-image.sh "$base"
-mkdir -p deploy/.bin
-objcopy --strip-debug "$bin" deploy/.bin/sparkling
-chmod 755 deploy/.bin/sparkling
+objcopy --strip-debug "$bin" "$work/sparkling"
 {
   echo "SPARKLING_AUTH_TOKEN=$token"
   echo "SPARKLING_IMAGE=$image"
@@ -153,8 +162,8 @@ chmod 755 deploy/.bin/sparkling
   echo "SPARKLING_EXECUTOR_SLOTS=2"
 } >"$work/sparkling.env"
 built=1
-compose build --quiet scheduler 2>&1 | tail -5
-rm -f deploy/.bin/sparkling
+build_with_binary sparkling "$work/sparkling" scheduler compose
+rm -f "$work/sparkling"
 docker image inspect "$image" >/dev/null || fail "the image was not built"
 [ "$(docker run --rm --entrypoint id "$image" -u)" != 0 ] || fail "the image runs as root"
 
@@ -265,10 +274,7 @@ step "streaming profile: events from a tansu broker into a streaming table"
 # shellcheck source=scripts/kafka.sh
 source scripts/kafka.sh
 install_tansu
-cp "$HOME/.cargo/bin/tansu" deploy/.bin/tansu
-chmod 755 deploy/.bin/tansu
-compose --profile streaming build --quiet kafka 2>&1 | tail -5
-rm -f deploy/.bin/tansu
+build_with_binary tansu "$HOME/.cargo/bin/tansu" kafka compose --profile streaming
 compose --profile streaming up -d kafka
 wait_for "the broker to be healthy" 60 healthy "$(container kafka)"
 compose run --rm --no-deps scheduler gen kafka --bootstrap kafka:9092 --topic deploy_events \
@@ -287,8 +293,6 @@ step "S3 overlay: the warehouse in a Garage bucket"
 # shellcheck source=scripts/garage.sh
 source scripts/garage.sh
 install_garage
-cp "$(command -v garage)" deploy/.bin/garage
-chmod 755 deploy/.bin/garage
 cat >"$work/garage.toml" <<CONF
 metadata_dir = "/var/lib/garage/meta"
 data_dir = "/var/lib/garage/data"
@@ -315,8 +319,7 @@ chmod 644 "$work/garage.toml"
 cp "$work/sparkling.env" "$work/sparkling.env.base"
 printf 'AWS_ACCESS_KEY_ID=pending\nAWS_SECRET_ACCESS_KEY=pending\n' >>"$work/sparkling.env"
 s3=1
-compose_s3 build --quiet garage 2>&1 | tail -5
-rm -f deploy/.bin/garage
+build_with_binary garage "$(command -v garage)" garage compose_s3
 compose_s3 up -d --no-deps garage
 garage_container="$(compose_s3 ps -q garage)"
 wait_for "Garage to be healthy" 60 healthy "$garage_container"
