@@ -5,9 +5,11 @@
 //! materialized view's refresh needs; the client can only append).
 
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
+use futures::{StreamExt, TryStreamExt};
 use iceberg::spec::{
-    DataContentType, DataFile, DataFileFormat, FormatVersion, ManifestContentType,
+    DataContentType, DataFile, DataFileFormat, FormatVersion, ManifestContentType, ManifestFile,
     ManifestListWriter, ManifestStatus, ManifestWriterBuilder, Operation, Snapshot,
     SnapshotReference, SnapshotRetention, SnapshotSummaryCollector, Summary,
 };
@@ -42,21 +44,59 @@ pub async fn live_files(table: &Table, snapshot_id: Option<i64>) -> iceberg::Res
         .snapshot_by_id(id)
         .ok_or_else(|| error(format!("{} has no snapshot {id}", table.identifier())))?;
     let list = table.manifest_list_reader(snapshot).load().await?;
-    let mut files = Vec::new();
-    for manifest in list.entries() {
-        if manifest.content != ManifestContentType::Data {
-            return Err(error(format!(
-                "{} has delete files; reading row-level deletes is not supported yet",
-                table.identifier()
-            )));
-        }
-        let manifest = manifest.load_manifest(table.file_io()).await?;
-        for entry in manifest.entries() {
-            if entry.is_alive() && entry.content_type() == DataContentType::Data {
-                files.push(entry.data_file().clone());
-            }
-        }
+    if list
+        .entries()
+        .iter()
+        .any(|m| m.content != ManifestContentType::Data)
+    {
+        return Err(error(format!(
+            "{} has delete files; reading row-level deletes is not supported yet",
+            table.identifier()
+        )));
     }
+    let per_manifest: Vec<Arc<Vec<DataFile>>> = futures::stream::iter(list.entries().to_vec())
+        .map(|manifest| live_files_of_manifest(table, manifest))
+        .buffered(MANIFEST_READS)
+        .try_collect()
+        .await?;
+    Ok(per_manifest
+        .iter()
+        .flat_map(|files| files.iter().cloned())
+        .collect())
+}
+
+/// Manifests read at once.
+const MANIFEST_READS: usize = 8;
+/// Manifests whose live files [`live_files_of_manifest`] keeps.
+const MANIFEST_CACHE_ENTRIES: usize = 4096;
+
+/// The live data files one manifest lists. A manifest file never changes once written,
+/// so they are kept by its path: a table that grew by many small appends (a streaming
+/// table, one manifest per batch) is not read whole again on every scan.
+async fn live_files_of_manifest(
+    table: &Table,
+    manifest: ManifestFile,
+) -> iceberg::Result<Arc<Vec<DataFile>>> {
+    static CACHE: LazyLock<Mutex<HashMap<String, Arc<Vec<DataFile>>>>> =
+        LazyLock::new(Default::default);
+    let path = &manifest.manifest_path;
+    if let Some(files) = CACHE.lock().expect("manifest cache").get(path) {
+        return Ok(Arc::clone(files));
+    }
+    let loaded = manifest.load_manifest(table.file_io()).await?;
+    let files = Arc::new(
+        loaded
+            .entries()
+            .iter()
+            .filter(|e| e.is_alive() && e.content_type() == DataContentType::Data)
+            .map(|e| e.data_file().clone())
+            .collect::<Vec<_>>(),
+    );
+    let mut cache = CACHE.lock().expect("manifest cache");
+    if cache.len() >= MANIFEST_CACHE_ENTRIES {
+        cache.clear();
+    }
+    cache.insert(path.clone(), Arc::clone(&files));
     Ok(files)
 }
 
