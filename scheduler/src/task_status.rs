@@ -1,4 +1,4 @@
-//! The scheduler's gRPC surface for executors, with two repairs to Ballista 53's
+//! The scheduler's gRPC surface for executors, with three repairs to Ballista 53's
 //! recovery from a lost executor.
 //!
 //! - A task the scheduler itself cancelled (because its stage was rolled back after an
@@ -9,6 +9,9 @@
 //! - After an executor is declared lost, the scheduler resets the affected stages but
 //!   does not offer the reset tasks to the remaining executors until some other event
 //!   arrives, so a job can stall. [`revive_while_jobs_run`] nudges it.
+//! - A task bound to an executor just after the scheduler removed it never runs and is
+//!   never reset; when that executor registers again its tasks are reset
+//!   ([`reset_tasks_bound_while_removed`]).
 
 use std::time::Duration;
 
@@ -41,6 +44,23 @@ impl ExecutorFacingScheduler {
     /// Wraps the scheduler.
     pub fn new(inner: Server) -> Self {
         Self { inner }
+    }
+}
+
+/// Before an executor the scheduler had removed registers again (its heartbeat does
+/// that): resets the tasks still bound to it. Removing an executor resets the tasks
+/// bound to it then, but a task bound in the moment after (from a slot reserved
+/// before) is never launched, since the launch finds no executor, and nothing else
+/// resets it: the job would wait for it forever. Nothing can legitimately run on an
+/// executor the scheduler does not know, so the reset only re-offers such tasks.
+async fn reset_tasks_bound_while_removed(server: &Server, executor_id: &str) {
+    match server.state.task_manager.executor_lost(executor_id).await {
+        Ok(tasks) if !tasks.is_empty() => tracing::warn!(
+            "executor {executor_id} registers again; {} task(s) bound to it while it was removed run again",
+            tasks.len()
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("resetting the tasks of executor {executor_id}: {e}"),
     }
 }
 
@@ -106,6 +126,17 @@ impl SchedulerGrpc for ExecutorFacingScheduler {
         &self,
         request: Request<HeartBeatParams>,
     ) -> Result<Response<HeartBeatResult>, Status> {
+        let executor_id = &request.get_ref().executor_id;
+        if self
+            .inner
+            .state
+            .executor_manager
+            .get_executor_metadata(executor_id)
+            .await
+            .is_err()
+        {
+            reset_tasks_bound_while_removed(&self.inner, executor_id).await;
+        }
         self.inner.heart_beat_from_executor(request).await
     }
 
