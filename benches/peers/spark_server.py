@@ -48,7 +48,7 @@ def free_port():
 class ConnectServer:
     """`SparkConnectServer` on a free loopback port, stopped by `stop()`."""
 
-    def __init__(self, threads, memory):
+    def __init__(self, threads, memory, shuffle_partitions=None):
         import pyspark
 
         home = os.path.dirname(pyspark.__file__)
@@ -65,7 +65,7 @@ class ConnectServer:
                 "--driver-memory", memory,
                 "--conf", f"spark.connect.grpc.binding.port={self.port}",
                 "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-                "--conf", f"spark.sql.shuffle.partitions={max(threads, 2)}",
+                "--conf", f"spark.sql.shuffle.partitions={shuffle_partitions or max(threads, 2)}",
                 "--conf", "spark.ui.enabled=false",
                 "--conf", "spark.sql.session.timeZone=UTC",
             ],

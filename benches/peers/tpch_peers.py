@@ -74,14 +74,14 @@ class DuckDb:
 
 
 class Spark:
-    def __init__(self, data, threads, memory):
+    def __init__(self, data, threads, memory, shuffle_partitions):
         from pyspark.sql import SparkSession
 
         self.session = (
             SparkSession.builder.master(f"local[{threads}]")
             .appName("sparkling-bench")
             .config("spark.driver.memory", memory)
-            .config("spark.sql.shuffle.partitions", str(max(threads, 2)))
+            .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.session.timeZone", "UTC")
@@ -105,8 +105,8 @@ class Spark:
 
 
 class SparkConnect(Spark):
-    def __init__(self, data, threads, memory):
-        self.server = ConnectServer(threads, memory)
+    def __init__(self, data, threads, memory, shuffle_partitions):
+        self.server = ConnectServer(threads, memory, shuffle_partitions)
         try:
             self.session, _ = self.server.connect()
         except Exception:
@@ -133,6 +133,7 @@ def main():
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--spark-memory", default="4g")
+    p.add_argument("--shuffle-partitions", type=int, help="Spark's spark.sql.shuffle.partitions (default: max(threads, 2))")
     p.add_argument("--only", type=int, nargs="*", help="run only these query numbers")
     p.add_argument("--out", required=True)
     args = p.parse_args()
@@ -141,7 +142,8 @@ def main():
     if args.engine == "duckdb":
         engine = DuckDb(args.data, args.threads)
     else:
-        engine = ENGINES[args.engine](args.data, args.threads, args.spark_memory)
+        partitions = args.shuffle_partitions or max(args.threads, 2)
+        engine = ENGINES[args.engine](args.data, args.threads, args.spark_memory, partitions)
     setup_ms = (time.perf_counter() - start) * 1000
     idle = memory(engine.pid)
 

@@ -493,6 +493,14 @@ fn run_peers(
     reference: &Reference,
     report: &mut Report,
 ) -> anyhow::Result<()> {
+    // Spark as a user would size it for the data: at SF1 4g and one shuffle partition
+    // per core; above, with 4g it runs out of heap (SF10's q18 and q21 did), so half of
+    // this machine's memory and partitions of about half a scale factor each.
+    let (spark_memory, shuffle_partitions) = if args.scale > 1.0 {
+        ("12g", (2.0 * args.scale).ceil() as usize)
+    } else {
+        ("4g", 2)
+    };
     let tpch = |engine| {
         peers::run_tpch(
             python,
@@ -502,6 +510,8 @@ fn run_peers(
                 iterations: args.iterations,
                 threads: 2,
                 only: Vec::new(),
+                spark_memory,
+                shuffle_partitions,
             },
         )
         .with_context(|| format!("TPC-H on {engine}"))
@@ -521,8 +531,9 @@ fn run_peers(
     report.engines.push(peer_engine(
         "Spark local[2]",
         format!(
-            "Apache Spark {} (pip `pyspark`, Java 17) in `local[2]` mode, driver memory 4g, \
-             `spark.sql.shuffle.partitions=2`, temp views over the same files, PySpark classic API",
+            "Apache Spark {} (pip `pyspark`, Java 17) in `local[2]` mode, driver memory \
+             {spark_memory}, `spark.sql.shuffle.partitions={shuffle_partitions}`, temp views \
+             over the same files, PySpark classic API",
             spark.version
         ),
         &spark,
@@ -532,8 +543,9 @@ fn run_peers(
     report.engines.push(peer_engine(
         "Spark Connect",
         format!(
-            "Spark {}'s own Spark Connect server (`local[2]`, its own JVM, driver memory 4g), \
-             queried with the PySpark Connect client",
+            "Spark {}'s own Spark Connect server (`local[2]`, its own JVM, driver memory \
+             {spark_memory}, `spark.sql.shuffle.partitions={shuffle_partitions}`), queried \
+             with the PySpark Connect client",
             connect.version
         ),
         &connect,

@@ -122,6 +122,10 @@ pub struct TpchRun<'a> {
     pub threads: usize,
     /// Only these queries (all 22 if empty).
     pub only: Vec<usize>,
+    /// Spark's driver memory (`4g`).
+    pub spark_memory: &'a str,
+    /// Spark's `spark.sql.shuffle.partitions`.
+    pub shuffle_partitions: usize,
 }
 
 /// Runs TPC-H on a peer with `python` (which must have the engine installed).
@@ -137,6 +141,10 @@ pub fn run_tpch(python: &Path, run: &TpchRun) -> anyhow::Result<PeerRun> {
         run.iterations.to_string(),
         "--threads".to_string(),
         run.threads.to_string(),
+        "--spark-memory".to_string(),
+        run.spark_memory.to_string(),
+        "--shuffle-partitions".to_string(),
+        run.shuffle_partitions.to_string(),
     ];
     if !run.only.is_empty() {
         args.push("--only".to_string());

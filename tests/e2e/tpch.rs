@@ -94,6 +94,8 @@ async fn tpch_answers_agree_with_duckdb_through_the_harness_peer_script() {
                     iterations: 0,
                     threads: 2,
                     only: Vec::new(),
+                    spark_memory: "4g",
+                    shuffle_partitions: 2,
                 },
             )
         }
