@@ -587,8 +587,14 @@ async fn tpch_over_iceberg_tables_matches_parquet() {
     for n in [5, 7, 8, 9, 18, 21] {
         let over_iceberg = explain(&spark, query(n)).await;
         let over_parquet = explain(&spark, &with_table_prefix(query(n), "src_")).await;
-        assert!(over_iceberg.contains("/default/lineitem/data/"), "{over_iceberg}");
-        assert!(!over_parquet.contains("/default/lineitem/data/"), "{over_parquet}");
+        assert!(
+            over_iceberg.contains("/default/lineitem/data/"),
+            "{over_iceberg}"
+        );
+        assert!(
+            !over_parquet.contains("/default/lineitem/data/"),
+            "{over_parquet}"
+        );
         assert_eq!(
             join_modes(&over_iceberg),
             join_modes(&over_parquet),

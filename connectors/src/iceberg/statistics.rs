@@ -18,7 +18,11 @@ use iceberg::spec::{DataFile, Datum, PrimitiveLiteral, PrimitiveType, Schema};
 
 /// The statistics of a scan of `files` (data files of a table with `schema`, seen
 /// through DataFusion as `arrow_schema`, the same top-level columns in the same order).
-pub fn scan_statistics(schema: &Schema, arrow_schema: &ArrowSchema, files: &[&DataFile]) -> Statistics {
+pub fn scan_statistics(
+    schema: &Schema,
+    arrow_schema: &ArrowSchema,
+    files: &[&DataFile],
+) -> Statistics {
     let rows: u64 = files.iter().map(|f| f.record_count()).sum();
     let fields = schema.as_struct().fields();
     let column_statistics = arrow_schema
@@ -41,7 +45,12 @@ pub fn scan_statistics(schema: &Schema, arrow_schema: &ArrowSchema, files: &[&Da
 }
 
 /// One column's statistics over `files`: known only where every file has them.
-fn column_statistics(id: i32, data_type: &DataType, rows: u64, files: &[&DataFile]) -> ColumnStatistics {
+fn column_statistics(
+    id: i32,
+    data_type: &DataType,
+    rows: u64,
+    files: &[&DataFile],
+) -> ColumnStatistics {
     let null_count = files
         .iter()
         .map(|f| f.null_value_counts().get(&id).copied())
@@ -104,7 +113,11 @@ fn scalar(datum: &Datum, data_type: &DataType) -> Option<ScalarValue> {
         (PrimitiveType::Float, PrimitiveLiteral::Float(v)) => ScalarValue::Float32(Some(v.0)),
         (PrimitiveType::Double, PrimitiveLiteral::Double(v)) => ScalarValue::Float64(Some(v.0)),
         (PrimitiveType::Decimal { precision, scale }, PrimitiveLiteral::Int128(v)) => {
-            ScalarValue::Decimal128(Some(*v), u8::try_from(*precision).ok()?, i8::try_from(*scale).ok()?)
+            ScalarValue::Decimal128(
+                Some(*v),
+                u8::try_from(*precision).ok()?,
+                i8::try_from(*scale).ok()?,
+            )
         }
         (PrimitiveType::String, PrimitiveLiteral::String(s)) => ScalarValue::Utf8(Some(s.clone())),
         _ => return None,
@@ -159,7 +172,13 @@ mod tests {
             .unwrap()
     }
 
-    fn file(rows: u64, k: (i64, i64), d: (i32, i32), s: Option<(&str, &str)>, nulls: u64) -> DataFile {
+    fn file(
+        rows: u64,
+        k: (i64, i64),
+        d: (i32, i32),
+        s: Option<(&str, &str)>,
+        nulls: u64,
+    ) -> DataFile {
         let mut lower = HashMap::from([(1, Datum::long(k.0)), (2, Datum::date(d.0))]);
         let mut upper = HashMap::from([(1, Datum::long(k.1)), (2, Datum::date(d.1))]);
         if let Some((lo, hi)) = s {
@@ -191,20 +210,41 @@ mod tests {
         assert_eq!(stats.num_rows, Precision::Inexact(40));
         let k = &stats.column_statistics[0];
         assert_eq!(k.min_value, Precision::Inexact(ScalarValue::Int64(Some(1))));
-        assert_eq!(k.max_value, Precision::Inexact(ScalarValue::Int64(Some(50))));
+        assert_eq!(
+            k.max_value,
+            Precision::Inexact(ScalarValue::Int64(Some(50)))
+        );
         assert_eq!(k.null_count, Precision::Inexact(0));
         assert_eq!(k.byte_size, Precision::Inexact(40 * 8));
         let d = &stats.column_statistics[1];
-        assert_eq!(d.min_value, Precision::Inexact(ScalarValue::Date32(Some(100))));
-        assert_eq!(d.max_value, Precision::Inexact(ScalarValue::Date32(Some(300))));
+        assert_eq!(
+            d.min_value,
+            Precision::Inexact(ScalarValue::Date32(Some(100)))
+        );
+        assert_eq!(
+            d.max_value,
+            Precision::Inexact(ScalarValue::Date32(Some(300)))
+        );
         assert_eq!(d.null_count, Precision::Inexact(3));
         let s = &stats.column_statistics[2];
-        assert_eq!(s.min_value, Precision::Inexact(ScalarValue::Utf8(Some("apple".into()))));
-        assert_eq!(s.max_value, Precision::Inexact(ScalarValue::Utf8(Some("zucchini".into()))));
+        assert_eq!(
+            s.min_value,
+            Precision::Inexact(ScalarValue::Utf8(Some("apple".into())))
+        );
+        assert_eq!(
+            s.max_value,
+            Precision::Inexact(ScalarValue::Utf8(Some("zucchini".into())))
+        );
         assert_eq!(s.byte_size, Precision::Absent);
         let p = &stats.column_statistics[3];
-        assert_eq!(p.min_value, Precision::Inexact(ScalarValue::Decimal128(Some(150), 15, 2)));
-        assert_eq!(p.max_value, Precision::Inexact(ScalarValue::Decimal128(Some(9925), 15, 2)));
+        assert_eq!(
+            p.min_value,
+            Precision::Inexact(ScalarValue::Decimal128(Some(150), 15, 2))
+        );
+        assert_eq!(
+            p.max_value,
+            Precision::Inexact(ScalarValue::Decimal128(Some(9925), 15, 2))
+        );
     }
 
     #[test]
