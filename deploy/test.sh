@@ -293,20 +293,7 @@ step "S3 overlay: the warehouse in a Garage bucket"
 # shellcheck source=scripts/garage.sh
 source scripts/garage.sh
 install_garage
-cat >"$work/garage.toml" <<CONF
-metadata_dir = "/var/lib/garage/meta"
-data_dir = "/var/lib/garage/data"
-db_engine = "sqlite"
-replication_factor = 1
-rpc_bind_addr = "0.0.0.0:3901"
-rpc_public_addr = "127.0.0.1:3901"
-rpc_secret = "$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-
-[s3_api]
-s3_region = "garage"
-api_bind_addr = "0.0.0.0:3900"
-root_domain = ".s3.garage.localhost"
-CONF
+garage_config /var/lib/garage 0.0.0.0:3901 127.0.0.1:3901 0.0.0.0:3900 >"$work/garage.toml"
 chmod 644 "$work/garage.toml"
 # Placeholders until the key exists (compose checks every variable of every service).
 {

@@ -36,6 +36,26 @@ garage_bootstrap() {
   fi
 }
 
+# A single-node Garage configuration (SQLite metadata, region `garage`) on stdout:
+# garage_config DIR RPC_BIND RPC_PUBLIC S3_BIND, with its metadata and data under DIR.
+# deploy/test.sh uses it for its Garage container.
+garage_config() {
+  cat <<CONF
+metadata_dir = "$1/meta"
+data_dir = "$1/data"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "$2"
+rpc_public_addr = "$3"
+rpc_secret = "$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+
+[s3_api]
+s3_region = "garage"
+api_bind_addr = "$4"
+root_domain = ".s3.garage.localhost"
+CONF
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -45,23 +65,10 @@ start_test_garage() {
   GARAGE_DIR="$(mktemp -d /tmp/sparkling-garage.XXXXXX)"
   local s3_port rpc_port admin_port
   s3_port="$(free_port)"; rpc_port="$(free_port)"; admin_port="$(free_port)"
-  cat >"$GARAGE_DIR/garage.toml" <<CONF
-metadata_dir = "$GARAGE_DIR/meta"
-data_dir = "$GARAGE_DIR/data"
-db_engine = "sqlite"
-replication_factor = 1
-rpc_bind_addr = "127.0.0.1:$rpc_port"
-rpc_public_addr = "127.0.0.1:$rpc_port"
-rpc_secret = "$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-
-[s3_api]
-s3_region = "garage"
-api_bind_addr = "127.0.0.1:$s3_port"
-root_domain = ".s3.garage.localhost"
-
-[admin]
-api_bind_addr = "127.0.0.1:$admin_port"
-CONF
+  {
+    garage_config "$GARAGE_DIR" "127.0.0.1:$rpc_port" "127.0.0.1:$rpc_port" "127.0.0.1:$s3_port"
+    printf '\n[admin]\napi_bind_addr = "127.0.0.1:%s"\n' "$admin_port"
+  } >"$GARAGE_DIR/garage.toml"
   local g=(garage -c "$GARAGE_DIR/garage.toml")
   "${g[@]}" server >"$GARAGE_DIR/server.log" 2>&1 &
   GARAGE_PID=$!
