@@ -133,7 +133,9 @@ live_executors() {
 executors_are() { [ "$(live_executors)" = "$1" ]; }
 running_tasks() { [ "$(api /api/v1/cluster | "$py" -c 'import json,sys; print(json.load(sys.stdin)["runningTasks"])')" -gt 0 ]; }
 healthy() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$1")" = healthy ]; }
-container() { compose ps -q "$1" | head -n "${2:-1}" | tail -n 1; }
+# (sed reads all its input: a reader that quits early, like head, can kill the writer
+# with SIGPIPE, which pipefail turns into a failure of the whole script.)
+container() { compose ps -q "$1" | sed -n "${2:-1}p"; }
 # Builds the image of SERVICE, whose Dockerfile copies the host binary deploy/.bin/NAME:
 # puts FILE there for the build only. The rest of the arguments are the compose command.
 build_with_binary() {
@@ -176,7 +178,7 @@ chmod -R a+rX "$work/data"
 compose up -d --scale executor=2
 wait_for "the scheduler to be healthy" 60 healthy "$(container scheduler)"
 wait_for "2 executors" 60 executors_are 2
-sql "SELECT 1 AS one" | grep -q 1 || fail "SELECT 1"
+[ "$(sql --format csv "SELECT 1 AS one" | tail -1)" = 1 ] || fail "SELECT 1"
 
 # --- 3. TPC-H ------------------------------------------------------------------------
 step "TPC-H SF0.1 through $remote (as sc://127.0.0.1:15002/;token=...)"
@@ -210,7 +212,7 @@ CREATE TABLE default.deploy_job AS SELECT n_regionkey AS region, count(*) AS nat
 INSERT INTO default.deploy_job SELECT region + 10, nations FROM default.deploy_job;
 SQL
 "$bin" submit --master "$http" --token "$token" --name deploy-test --wait "$work/job.sql" | tee "$work/submit.out"
-job="$(grep -o 'driver-[0-9]*-[0-9]*' "$work/submit.out" | head -1)"
+job="$(grep -m 1 -o 'driver-[0-9]*-[0-9]*' "$work/submit.out")"
 [ -n "$job" ] || fail "no submission id"
 [ "$(sql --format csv "SELECT count(*) AS n, sum(nations) AS s FROM default.deploy_job" | tail -1)" = "10,50" ] \
   || fail "the submitted job's table is wrong"

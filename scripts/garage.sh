@@ -5,7 +5,7 @@
 GARAGE_VERSION=2.5.0
 
 install_garage() {
-  if garage --version 2>/dev/null | grep -q ":$GARAGE_VERSION "; then
+  if [[ "$(garage --version 2>/dev/null)" == *":$GARAGE_VERSION "* ]]; then
     return 0
   fi
   echo "installing Garage $GARAGE_VERSION (cargo install, once per machine)"

@@ -23,7 +23,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 cat "$log"
-http="$(sed -n 's/^  HTTP *//p' "$log" | head -1)"
+http="$(sed -n 's/^  HTTP *//p' "$log" | sed -n 1p)"
 "$bin" submit examples/streamify/spark-pipeline.yml --master "$http" --wait
 remote="sc://127.0.0.1:$port"
 show() {
