@@ -1,10 +1,12 @@
 //! A Sparkling executor: embeds the Ballista executor (task slots, shuffle files,
 //! Arrow Flight on its port) with Sparkling's function library, plan codecs, panic
-//! handling ([`task_guard`]) and an explicit work directory.
+//! handling ([`task_guard`]), a process-wide Parquet footer cache ([`footer_cache`])
+//! and an explicit work directory.
 //!
 //! [`run_executor`] runs one executor until its `stop` future resolves or the process
 //! receives SIGINT/SIGTERM; several can run in one process (`sparkling local`).
 
+pub mod footer_cache;
 pub mod task_guard;
 
 use std::future::Future;
@@ -163,11 +165,13 @@ async fn stop_requested() {
 }
 
 /// Every task's runtime: spill files under the work dir, and the process's shared
-/// object stores (so a bucket's client is built once, not per task).
+/// object stores (so a bucket's client is built once, not per task) and Parquet footer
+/// cache.
 fn runtime_producer(work_dir: PathBuf) -> ballista_core::RuntimeProducer {
     Arc::new(move |_: &datafusion::prelude::SessionConfig| {
         sparkling_connectors::object_stores::runtime_env_builder()
             .with_temp_file_path(work_dir.clone())
+            .with_cache_manager(footer_cache::cache_manager_config())
             .build_arc()
     })
 }
@@ -213,4 +217,27 @@ fn flight_server(
             _ = stop => Err(BallistaError::General("stop requested".to_string())),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks_share_the_process_footer_cache() {
+        let dir = std::env::temp_dir();
+        let produce = runtime_producer(dir);
+        let config = executor_session_config();
+        let first = produce(&config).unwrap();
+        let second = produce(&config).unwrap();
+        let cache_of = |runtime: &datafusion::execution::runtime_env::RuntimeEnv| {
+            runtime.cache_manager.get_file_metadata_cache()
+        };
+        assert!(!Arc::ptr_eq(&first, &second), "one runtime per task");
+        assert!(Arc::ptr_eq(&cache_of(&first), &cache_of(&second)));
+        assert!(Arc::ptr_eq(
+            &cache_of(&first),
+            &footer_cache::footer_cache()
+        ));
+    }
 }
