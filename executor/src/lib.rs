@@ -11,7 +11,7 @@ pub mod task_guard;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,11 +22,19 @@ use ballista_core::utils::{GrpcServerConfig, create_grpc_server};
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_executor::flight_service::BallistaFlightService;
 use ballista_executor::shutdown::Shutdown;
+use datafusion::execution::disk_manager::{DiskManager, DiskManagerMode};
 use futures::FutureExt;
 use futures::future::Shared;
 use sparkling_connectors::{SparklingLogicalCodec, SparklingPhysicalCodec, functions};
 
 use crate::task_guard::TaskGuardEngine;
+
+/// Subdirectory of an executor's work directory that holds its shuffle and result
+/// files, one directory per job.
+pub const SHUFFLE_DIR: &str = "shuffle";
+
+/// Subdirectory of an executor's work directory that holds its spill files.
+pub const SPILL_DIR: &str = "spill";
 
 /// Largest gRPC message (plans, task definitions, Flight batches) executors accept.
 pub const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
@@ -70,6 +78,14 @@ pub enum ExecutorError {
     /// The bind address is not an IP address.
     #[error("--bind must be an IP address, got {0:?}")]
     Bind(String),
+    /// The spill directory could not be set up.
+    #[error("cannot set up the spill directory {path}: {source}")]
+    SpillDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: datafusion::error::DataFusionError,
+    },
     /// Ballista reported an error (e.g. the scheduler is unreachable).
     #[error("{0}")]
     Ballista(#[from] BallistaError),
@@ -84,10 +100,15 @@ pub async fn run_executor(
     stop: impl Future<Output = ()> + Send + 'static,
     drain_timeout: Duration,
 ) -> Result<(), ExecutorError> {
-    std::fs::create_dir_all(&options.work_dir).map_err(|source| ExecutorError::WorkDir {
-        path: options.work_dir.clone(),
-        source,
-    })?;
+    let shuffle_dir = options.work_dir.join(SHUFFLE_DIR);
+    let spill_dir = options.work_dir.join(SPILL_DIR);
+    for dir in [&shuffle_dir, &spill_dir] {
+        std::fs::create_dir_all(dir).map_err(|source| ExecutorError::WorkDir {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let disk_manager = spill_disk_manager(&spill_dir)?;
     if options.bind.parse::<std::net::IpAddr>().is_err() {
         return Err(ExecutorError::Bind(options.bind.clone()));
     }
@@ -108,7 +129,7 @@ pub async fn run_executor(
         scheduler_connect_timeout_seconds: 0,
         concurrent_tasks: options.slots.max(1),
         task_scheduling_policy: TaskSchedulingPolicy::PushStaged,
-        work_dir: Some(options.work_dir.to_string_lossy().into_owned()),
+        work_dir: Some(shuffle_dir.to_string_lossy().into_owned()),
         // Sweep job directories older than a day every ten minutes; the scheduler
         // removes finished jobs' data itself, this catches what a crash left behind.
         job_data_ttl_seconds: 24 * 3600,
@@ -122,7 +143,7 @@ pub async fn run_executor(
         override_logical_codec: Some(Arc::new(SparklingLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(SparklingPhysicalCodec::default())),
         override_config_producer: Some(Arc::new(executor_session_config)),
-        override_runtime_producer: Some(runtime_producer(options.work_dir.clone())),
+        override_runtime_producer: Some(runtime_producer(disk_manager)),
         override_arrow_flight_service: Some(Arc::new(move |work_dir, addr, shutdown, cfg| {
             flight_server(work_dir, addr, shutdown, cfg, stop.clone())
         })),
@@ -164,15 +185,33 @@ async fn stop_requested() {
     }
 }
 
-/// Every task's runtime: spill files under the work dir, and the process's shared
-/// object stores (so a bucket's client is built once, not per task) and Parquet footer
-/// cache.
-fn runtime_producer(work_dir: PathBuf) -> ballista_core::RuntimeProducer {
+/// The executor's spill files: one DataFusion disk manager (and so one `datafusion-*`
+/// directory under `spill_dir`) for the executor's lifetime. Given a directory, a
+/// disk manager creates its own subdirectory at once and removes it when dropped, so a
+/// disk manager per task cost a `mkdir` and a recursive delete in every task. The
+/// directory is outside the shuffle directory, whose sweep removes directories left
+/// unmodified for a day.
+fn spill_disk_manager(spill_dir: &Path) -> Result<Arc<DiskManager>, ExecutorError> {
+    DiskManager::builder()
+        .with_mode(DiskManagerMode::Directories(vec![spill_dir.to_path_buf()]))
+        .build()
+        .map(Arc::new)
+        .map_err(|source| ExecutorError::SpillDir {
+            path: spill_dir.to_path_buf(),
+            source,
+        })
+}
+
+/// Every task's runtime: the executor's disk manager, and the process's shared object
+/// stores (so a bucket's client is built once, not per task) and Parquet footer cache.
+/// The default disk manager the builder makes is replaced before it creates anything.
+fn runtime_producer(disk_manager: Arc<DiskManager>) -> ballista_core::RuntimeProducer {
     Arc::new(move |_: &datafusion::prelude::SessionConfig| {
-        sparkling_connectors::object_stores::runtime_env_builder()
-            .with_temp_file_path(work_dir.clone())
+        let mut runtime = sparkling_connectors::object_stores::runtime_env_builder()
             .with_cache_manager(footer_cache::cache_manager_config())
-            .build_arc()
+            .build()?;
+        runtime.disk_manager = Arc::clone(&disk_manager);
+        Ok(Arc::new(runtime))
     })
 }
 
@@ -224,20 +263,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tasks_share_the_process_footer_cache() {
-        let dir = std::env::temp_dir();
-        let produce = runtime_producer(dir);
+    fn tasks_share_the_executor_spill_directory_and_the_process_footer_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let produce = runtime_producer(spill_disk_manager(dir.path()).unwrap());
         let config = executor_session_config();
         let first = produce(&config).unwrap();
         let second = produce(&config).unwrap();
+        assert!(!Arc::ptr_eq(&first, &second), "one runtime per task");
         let cache_of = |runtime: &datafusion::execution::runtime_env::RuntimeEnv| {
             runtime.cache_manager.get_file_metadata_cache()
         };
-        assert!(!Arc::ptr_eq(&first, &second), "one runtime per task");
         assert!(Arc::ptr_eq(&cache_of(&first), &cache_of(&second)));
         assert!(Arc::ptr_eq(
             &cache_of(&first),
             &footer_cache::footer_cache()
         ));
+        assert!(Arc::ptr_eq(&first.disk_manager, &second.disk_manager));
+        // Tasks spill under the executor's one `datafusion-*` directory.
+        let spill_dirs = || std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(spill_dirs(), 1);
+        let file = first.disk_manager.create_tmp_file("test spill").unwrap();
+        assert!(file.path().starts_with(dir.path()));
+        drop((first, second));
+        assert_eq!(spill_dirs(), 1, "tasks ending do not remove it");
+        drop(file);
     }
 }

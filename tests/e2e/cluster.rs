@@ -33,7 +33,7 @@ pub struct Executor {
 impl Executor {
     /// The job directories (shuffle output) in its work directory.
     pub fn job_dirs(&self) -> std::collections::HashSet<PathBuf> {
-        std::fs::read_dir(&self.work_dir)
+        std::fs::read_dir(self.work_dir.join(sparkling_executor::SHUFFLE_DIR))
             .map(|entries| {
                 entries
                     .flatten()
