@@ -102,6 +102,14 @@ pub async fn run_executor(
 ) -> Result<(), ExecutorError> {
     let shuffle_dir = options.work_dir.join(SHUFFLE_DIR);
     let spill_dir = options.work_dir.join(SPILL_DIR);
+    // Spill files only live as long as the task that wrote them: whatever is there
+    // now was left by an executor that did not stop cleanly.
+    if spill_dir.exists() {
+        std::fs::remove_dir_all(&spill_dir).map_err(|source| ExecutorError::WorkDir {
+            path: spill_dir.clone(),
+            source,
+        })?;
+    }
     for dir in [&shuffle_dir, &spill_dir] {
         std::fs::create_dir_all(dir).map_err(|source| ExecutorError::WorkDir {
             path: dir.clone(),

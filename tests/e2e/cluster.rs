@@ -269,6 +269,20 @@ impl TestCluster {
     }
 }
 
+/// Every file under `dir`, at any depth (directories themselves are not listed).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 /// The `*.log` files in `dir`, one after the other.
 fn logs_in(dir: &Path) -> String {
     let mut out = String::new();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sparkling_benches::tpch::{normalize, query};
 
-use crate::cluster::{TestCluster, reference_answer, register_tpch};
+use crate::cluster::{TestCluster, files_under, reference_answer, register_tpch};
 
 /// TPC-H at scale factor 1 (the acceptance criterion's size), generated once: tests
 /// that need it concurrently wait for one generator (two would delete each other's
@@ -128,12 +128,14 @@ async fn executor_stops_cleanly_on_sigterm() {
         "executor exited with {exit}\n{}",
         cluster.logs()
     );
-    // Its work directory holds no job data afterwards.
-    let leftovers: Vec<_> = std::fs::read_dir(cluster.dir.path())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
-        .collect();
+    // Its work directory holds no job data afterwards: no files, at any depth (its
+    // empty `shuffle/` and `spill/` directories stay).
+    let mut leftovers = Vec::new();
+    for entry in std::fs::read_dir(cluster.dir.path()).unwrap().flatten() {
+        // The directories are the work directories; the files beside them are logs.
+        if entry.path().is_dir() {
+            leftovers.extend(files_under(&entry.path()));
+        }
+    }
     assert!(leftovers.is_empty(), "job data left behind: {leftovers:?}");
 }

@@ -6,7 +6,7 @@ use arrow::array::{Array, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 
 use crate::catalog::{CatalogProcess, run_python, script};
-use crate::cluster::{TestCluster, explain, first_int64, sql};
+use crate::cluster::{TestCluster, explain, files_under, first_int64, sql};
 
 /// A catalog process over a scratch SQLite database and warehouse (`<dir>/warehouse`).
 pub fn scratch_catalog() -> (tempfile::TempDir, CatalogProcess) {
@@ -720,12 +720,15 @@ async fn killing_an_executor_during_ctas_leaves_a_whole_table_or_none() {
             // Retried to completion: every row exactly once, no stray files.
             assert_eq!(seen.trim(), "6001215", "{}", cluster.logs());
             let listed = sql(&spark, &cluster, "SELECT count(*) FROM default.li.files").await;
-            assert_eq!(first_int64(&listed, 0) as usize, count_files(&data_dir));
+            assert_eq!(
+                first_int64(&listed, 0) as usize,
+                files_under(&data_dir).len()
+            );
         }
         Err(e) => {
             assert_eq!(seen.trim(), "False", "a failed CTAS left a table ({e})");
             assert_eq!(
-                count_files(&data_dir),
+                files_under(&data_dir).len(),
                 0,
                 "a failed CTAS left data files ({e})"
             );
@@ -734,23 +737,7 @@ async fn killing_an_executor_during_ctas_leaves_a_whole_table_or_none() {
 }
 
 fn has_files(dir: &std::path::Path) -> bool {
-    count_files(dir) > 0
-}
-
-fn count_files(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| {
-            if e.path().is_dir() {
-                count_files(&e.path())
-            } else {
-                1
-            }
-        })
-        .sum()
+    !files_under(dir).is_empty()
 }
 
 /// Spark's name rules: table and namespace names match ignoring case, column names and
