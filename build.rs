@@ -7,6 +7,9 @@
 //! fix-ups in a few kilobytes.
 
 fn main() {
+    // Without this, Cargo reruns the script (and relinks the binary) whenever any file
+    // of the root package changes, docs included.
+    println!("cargo:rerun-if-changed=build.rs");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     if os == "linux" && env == "gnu" {
