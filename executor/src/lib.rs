@@ -1,12 +1,15 @@
 //! A Sparkling executor: embeds the Ballista executor (task slots, shuffle files,
-//! Arrow Flight on its port) with Sparkling's function library, plan codecs, panic
-//! handling ([`task_guard`]), a process-wide Parquet footer cache ([`footer_cache`])
-//! and an explicit work directory.
+//! Arrow Flight on its port) with Sparkling's function library, plan codecs, its own
+//! shuffle file writer ([`shuffle_writer`]), pooled connections to other executors
+//! ([`client_pool`]), panic handling ([`task_guard`]), a
+//! process-wide Parquet footer cache ([`footer_cache`]) and an explicit work directory.
 //!
 //! [`run_executor`] runs one executor until its `stop` future resolves or the process
 //! receives SIGINT/SIGTERM; several can run in one process (`sparkling local`).
 
+pub mod client_pool;
 pub mod footer_cache;
+pub mod shuffle_writer;
 pub mod task_guard;
 
 use std::future::Future;
@@ -27,6 +30,9 @@ use futures::FutureExt;
 use futures::future::Shared;
 use sparkling_connectors::{SparklingLogicalCodec, SparklingPhysicalCodec, functions};
 
+use crate::client_pool::FlightClientPool;
+pub use crate::shuffle_writer::ShuffleCompression;
+use crate::shuffle_writer::StageEngine;
 use crate::task_guard::TaskGuardEngine;
 
 /// Subdirectory of an executor's work directory that holds its shuffle and result
@@ -38,6 +44,9 @@ pub const SPILL_DIR: &str = "spill";
 
 /// Largest gRPC message (plans, task definitions, Flight batches) executors accept.
 pub const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
+
+/// How long an idle Flight client to another executor is kept for reuse.
+const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Seconds between executor heartbeats; the scheduler declares an executor lost after
 /// a few missed ones.
@@ -62,6 +71,8 @@ pub struct ExecutorOptions {
     pub slots: usize,
     /// Directory for shuffle files and spills; created if missing.
     pub work_dir: PathBuf,
+    /// Compression of the shuffle files this executor writes.
+    pub shuffle_compression: ShuffleCompression,
 }
 
 /// Errors starting or running an executor.
@@ -146,7 +157,12 @@ pub async fn run_executor(
         grpc_max_encoding_message_size: MAX_MESSAGE_SIZE as u32,
         grpc_server_config: grpc_server_config(),
         executor_heartbeat_interval_seconds: HEARTBEAT_INTERVAL_SECONDS,
-        override_execution_engine: Some(Arc::new(TaskGuardEngine::default())),
+        override_execution_engine: Some(Arc::new(TaskGuardEngine::new(Arc::new(
+            StageEngine::new(
+                options.shuffle_compression,
+                Arc::new(FlightClientPool::new(CLIENT_IDLE_TIMEOUT)),
+            ),
+        )))),
         override_function_registry: Some(Arc::new(functions::function_registry())),
         override_logical_codec: Some(Arc::new(SparklingLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(SparklingPhysicalCodec::default())),

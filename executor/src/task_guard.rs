@@ -2,17 +2,15 @@
 //!
 //! Ballista 53's push-mode executor does not catch panics in task futures: the task
 //! never reports back and its job waits until the executor is declared lost.
-//! [`TaskGuardEngine`] wraps the default execution engine so a panicking task fails
-//! with "task panicked: ..." instead.
+//! [`TaskGuardEngine`] wraps an execution engine so a panicking task fails with
+//! "task panicked: ..." instead.
 
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use ballista_core::serde::protobuf::ShuffleWritePartition;
-use ballista_executor::execution_engine::{
-    DefaultExecutionEngine, ExecutionEngine, QueryStageExecutor,
-};
+use ballista_executor::execution_engine::{ExecutionEngine, QueryStageExecutor};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::ExecutionPlan;
@@ -20,10 +18,16 @@ use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::prelude::SessionConfig;
 use futures::FutureExt;
 
-/// The default execution engine, with panics caught.
-#[derive(Default)]
+/// An execution engine whose tasks' panics are caught.
 pub struct TaskGuardEngine {
-    inner: DefaultExecutionEngine,
+    inner: Arc<dyn ExecutionEngine>,
+}
+
+impl TaskGuardEngine {
+    /// Guards the tasks of `inner`.
+    pub fn new(inner: Arc<dyn ExecutionEngine>) -> Self {
+        Self { inner }
+    }
 }
 
 impl ExecutionEngine for TaskGuardEngine {

@@ -122,6 +122,7 @@ pub async fn executor(args: ExecutorArgs) -> anyhow::Result<()> {
         grpc_port: args.grpc_port.unwrap_or(args.port.saturating_add(1)),
         slots,
         work_dir: work_dir.clone(),
+        shuffle_compression: args.shuffle_compression,
     };
     println!(
         "sparkling executor: Flight {}:{}, {slots} slots, work dir {}",
@@ -208,6 +209,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
             grpc_port: free_port(args.bind)?,
             slots,
             work_dir: work_root.join(format!("executor-{i}")),
+            shuffle_compression: args.shuffle_compression,
         };
         let mut stop = stop_rx.clone();
         executors.push(tokio::spawn(async move {
