@@ -40,6 +40,8 @@ struct Args {
     kafka: Option<String>,
     python: Option<PathBuf>,
     tpch_only: bool,
+    /// Task slots of each Sparkling executor (`--slots`).
+    slots: usize,
     /// `SET key = value` statements run in Sparkling's sessions before TPC-H.
     settings: Vec<String>,
 }
@@ -55,6 +57,7 @@ fn parse_args() -> anyhow::Result<Args> {
         kafka: None,
         python: None,
         tpch_only: false,
+        slots: 1,
         settings: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -70,6 +73,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--kafka" => args.kafka = Some(value()?),
             "--python" => args.python = Some(PathBuf::from(value()?)),
             "--tpch-only" => args.tpch_only = true,
+            "--slots" => args.slots = value()?.parse()?,
             "--set" => {
                 let setting = value()?;
                 let (key, v) = setting
@@ -309,9 +313,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let (datafusion, reference) = run_datafusion(&reference_ctx, args.iterations).await?;
 
-    // Sparkling local: one process, two executors with one slot each.
+    // Sparkling local: one process, two executors.
     let work = processes::scratch("local");
-    let local = Sparkling::local(&args.sparkling, &work).await?;
+    let local = Sparkling::local(&args.sparkling, &work, args.slots).await?;
     report.start_ups.push(StartUp {
         what: "`sparkling local` (scheduler, gateway, catalog, 2 executors)".into(),
         ms: ms(local.cold_start),
@@ -328,11 +332,12 @@ async fn main() -> anyhow::Result<()> {
     };
     let local_run = run_sparkling(
         "Sparkling local",
-        &with_settings(
-            "`sparkling local --executors 2`: one process with the scheduler, the Spark \
-             Connect gateway, the catalog and two executors of one task slot each; queries \
-             sent with the Rust SDK through the gateway, results streamed back",
-        ),
+        &with_settings(&format!(
+            "`sparkling local --executors 2 --slots {slots}`: one process with the scheduler, \
+             the Spark Connect gateway, the catalog and two executors of {slots} task slot(s) \
+             each; queries sent with the Rust SDK through the gateway, results streamed back",
+            slots = args.slots
+        )),
         &spark,
         args.iterations,
         &reference,
@@ -413,7 +418,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Sparkling as a cluster: a scheduler and two executor processes.
     let work = processes::scratch("cluster");
-    let cluster = Sparkling::cluster(&args.sparkling, &work, 2).await?;
+    let cluster = Sparkling::cluster(&args.sparkling, &work, 2, args.slots).await?;
     report.start_ups.push(StartUp {
         what: "`sparkling scheduler` + 2 `sparkling executor` processes (both registered)".into(),
         ms: ms(cluster.cold_start),
@@ -423,11 +428,12 @@ async fn main() -> anyhow::Result<()> {
     prepare(&spark, &dir, &args.settings).await?;
     let cluster_run = run_sparkling(
         "Sparkling cluster",
-        &with_settings(
-            "`sparkling scheduler` and two `sparkling executor --slots 1` processes on \
+        &with_settings(&format!(
+            "`sparkling scheduler` and two `sparkling executor --slots {}` processes on \
              loopback, shuffles over Arrow Flight; queries sent with the Rust SDK through the \
              gateway",
-        ),
+            args.slots
+        )),
         &spark,
         args.iterations,
         &reference,

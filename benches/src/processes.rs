@@ -73,8 +73,9 @@ fn registered_executors(port: u16) -> usize {
 }
 
 impl Sparkling {
-    /// `sparkling local --executors 2` with its catalog and warehouse under `work`.
-    pub async fn local(bin: &Path, work: &Path) -> anyhow::Result<Self> {
+    /// `sparkling local --executors 2 --slots <slots>` with its catalog and warehouse
+    /// under `work`.
+    pub async fn local(bin: &Path, work: &Path, slots: usize) -> anyhow::Result<Self> {
         std::fs::create_dir_all(work)?;
         let port = free_port()?;
         let args: Vec<String> = vec![
@@ -82,7 +83,7 @@ impl Sparkling {
             "--executors".into(),
             "2".into(),
             "--slots".into(),
-            "1".into(),
+            slots.to_string(),
             "--connect-port".into(),
             port.to_string(),
             "--catalog-port".into(),
@@ -107,8 +108,13 @@ impl Sparkling {
         Ok(me)
     }
 
-    /// `sparkling scheduler` and `executors` `sparkling executor --slots 1` processes.
-    pub async fn cluster(bin: &Path, work: &Path, executors: usize) -> anyhow::Result<Self> {
+    /// `sparkling scheduler` and `executors` `sparkling executor --slots <slots>` processes.
+    pub async fn cluster(
+        bin: &Path,
+        work: &Path,
+        executors: usize,
+        slots: usize,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(work)?;
         let (port, connect, http) = (free_port()?, free_port()?, free_port()?);
         let started = Instant::now();
@@ -155,7 +161,7 @@ impl Sparkling {
                     "--grpc-port".into(),
                     grpc.to_string(),
                     "--slots".into(),
-                    "1".into(),
+                    slots.to_string(),
                     "--work-dir".into(),
                     work.join(format!("executor-{i}")).display().to_string(),
                 ],
