@@ -45,6 +45,12 @@ def free_port():
         return s.getsockname()[1]
 
 
+def default_shuffle_partitions(threads):
+    """Spark's `spark.sql.shuffle.partitions` when the harness does not set it: one per
+    thread, at least two."""
+    return max(threads, 2)
+
+
 class ConnectServer:
     """`SparkConnectServer` on a free loopback port, stopped by `stop()`."""
 
@@ -65,7 +71,7 @@ class ConnectServer:
                 "--driver-memory", memory,
                 "--conf", f"spark.connect.grpc.binding.port={self.port}",
                 "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-                "--conf", f"spark.sql.shuffle.partitions={shuffle_partitions or max(threads, 2)}",
+                "--conf", f"spark.sql.shuffle.partitions={shuffle_partitions or default_shuffle_partitions(threads)}",
                 "--conf", "spark.ui.enabled=false",
                 "--conf", "spark.sql.session.timeZone=UTC",
             ],

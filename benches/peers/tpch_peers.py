@@ -30,7 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from spark_server import ConnectServer, memory, rss  # noqa: E402
+from spark_server import ConnectServer, default_shuffle_partitions, memory, rss  # noqa: E402
 
 TABLES = [
     "part", "supplier", "partsupp", "customer", "orders", "lineitem", "nation", "region",
@@ -142,7 +142,7 @@ def main():
     if args.engine == "duckdb":
         engine = DuckDb(args.data, args.threads)
     else:
-        partitions = args.shuffle_partitions or max(args.threads, 2)
+        partitions = args.shuffle_partitions or default_shuffle_partitions(args.threads)
         engine = ENGINES[args.engine](args.data, args.threads, args.spark_memory, partitions)
     setup_ms = (time.perf_counter() - start) * 1000
     idle = memory(engine.pid)

@@ -46,7 +46,7 @@ struct Args {
     settings: Vec<String>,
 }
 
-fn parse_args() -> anyhow::Result<Args> {
+fn parse_args(argv: impl IntoIterator<Item = String>) -> anyhow::Result<Args> {
     let mut args = Args {
         sparkling: PathBuf::from("target/release/sparkling"),
         scale: 1.0,
@@ -60,7 +60,7 @@ fn parse_args() -> anyhow::Result<Args> {
         slots: 1,
         settings: Vec::new(),
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = argv.into_iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -85,7 +85,25 @@ fn parse_args() -> anyhow::Result<Args> {
             other => bail!("unknown flag {other}"),
         }
     }
+    if args.slots == 0 {
+        bail!("--slots must be at least 1");
+    }
+    if args.latency_runs == 0 {
+        bail!("--latency-runs must be at least 1");
+    }
+    if args.scale.is_nan() || args.scale <= 0.0 {
+        bail!("--scale must be above 0, got {}", args.scale);
+    }
     Ok(args)
+}
+
+/// "1 task slot" or "2 task slots".
+fn task_slots(slots: usize) -> String {
+    if slots == 1 {
+        "1 task slot".to_string()
+    } else {
+        format!("{slots} task slots")
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -284,7 +302,7 @@ async fn latency(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
+    let args = parse_args(std::env::args().skip(1))?;
     let dir = args.data_dir.join(format!("tpch-sf{}", args.scale));
     eprintln!(
         "generating TPC-H SF{} under {} (reused if present)",
@@ -333,10 +351,11 @@ async fn main() -> anyhow::Result<()> {
     let local_run = run_sparkling(
         "Sparkling local",
         &with_settings(&format!(
-            "`sparkling local --executors 2 --slots {slots}`: one process with the scheduler, \
-             the Spark Connect gateway, the catalog and two executors of {slots} task slot(s) \
+            "`sparkling local --executors 2 --slots {}`: one process with the scheduler, \
+             the Spark Connect gateway, the catalog and two executors of {} \
              each; queries sent with the Rust SDK through the gateway, results streamed back",
-            slots = args.slots
+            args.slots,
+            task_slots(args.slots)
         )),
         &spark,
         args.iterations,
@@ -641,4 +660,39 @@ fn write_charts(out: &Path, report: &mut Report) {
     }
     report.charts.extend(written);
     report.skipped.extend(failed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> anyhow::Result<Args> {
+        parse_args(argv.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn flags_are_parsed_and_nonsense_is_refused() {
+        let args = parse(&["--slots", "2", "--scale", "0.1", "--set", "a.b = 1"]).unwrap();
+        assert_eq!(args.slots, 2);
+        assert_eq!(args.scale, 0.1);
+        assert_eq!(args.settings, ["SET a.b = 1"]);
+        for (argv, error) in [
+            (&["--slots", "0"][..], "--slots must be at least 1"),
+            (&["--latency-runs", "0"], "--latency-runs must be at least 1"),
+            (&["--scale", "0"], "--scale must be above 0"),
+            (&["--scale", "NaN"], "--scale must be above 0"),
+            (&["--slots"], "--slots needs a value"),
+            (&["--set", "nokey"], "expected KEY=VALUE"),
+            (&["--bogus"], "unknown flag --bogus"),
+        ] {
+            let message = parse(argv).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains(error), "{argv:?}: {message:?}");
+        }
+    }
+
+    #[test]
+    fn task_slots_reads_as_english() {
+        assert_eq!(task_slots(1), "1 task slot");
+        assert_eq!(task_slots(2), "2 task slots");
+    }
 }

@@ -309,14 +309,14 @@ impl OutputFiles<'_> {
     }
 
     fn write(&mut self, partition: usize, batch: &RecordBatch) -> Result<()> {
-        if self.files[partition].is_none() {
-            self.files[partition] =
-                Some(self.create(partition, Some(self.input_partition as u64))?);
-        }
-        match &mut self.files[partition] {
-            Some(file) => file.write(batch),
-            None => unreachable!("the file was created above"),
-        }
+        let file = match self.files[partition] {
+            Some(ref mut file) => file,
+            None => {
+                let created = self.create(partition, Some(self.input_partition as u64))?;
+                self.files[partition].insert(created)
+            }
+        };
+        file.write(batch)
     }
 
     /// Finishes every file written and describes them for the scheduler.
