@@ -678,7 +678,10 @@ mod tests {
         assert_eq!(args.settings, ["SET a.b = 1"]);
         for (argv, error) in [
             (&["--slots", "0"][..], "--slots must be at least 1"),
-            (&["--latency-runs", "0"], "--latency-runs must be at least 1"),
+            (
+                &["--latency-runs", "0"],
+                "--latency-runs must be at least 1",
+            ),
             (&["--scale", "0"], "--scale must be above 0"),
             (&["--scale", "NaN"], "--scale must be above 0"),
             (&["--slots"], "--slots needs a value"),
