@@ -30,8 +30,9 @@ source scripts/kafka.sh
 start_test_kafka
 export SPARKLING_TEST_REQUIRE_SERVICES=1
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace
+# `fault-injection` compiles in the scheduler's test-only crash switches.
+cargo clippy --workspace --all-targets --features sparkling/fault-injection -- -D warnings
+cargo test --workspace --features sparkling/fault-injection
 # The docker compose cluster (deploy/), on this machine's Docker engine when it has one.
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   bash deploy/test.sh

@@ -17,6 +17,12 @@ pub use service::CatalogService;
 
 /// The catalog port the seeds use.
 pub const DEFAULT_PORT: u16 = 8181;
+/// The SQLite file of the default catalog database (the seed's).
+pub const DEFAULT_DB_PATH: &str = "./metadata/iceberg_catalog.db";
+/// The catalog database `sparkling catalog` opens by default: [`DEFAULT_DB_PATH`].
+pub const DEFAULT_DB: &str = "sqlite:./metadata/iceberg_catalog.db";
+/// Where new tables go by default (Spark's).
+pub const DEFAULT_WAREHOUSE: &str = "./spark-warehouse";
 
 /// How to run the catalog server.
 #[derive(Debug, Clone)]
@@ -40,8 +46,8 @@ impl Default for CatalogOptions {
         Self {
             bind: IpAddr::from([127, 0, 0, 1]),
             port: DEFAULT_PORT,
-            db: "sqlite:./metadata/iceberg_catalog.db".to_string(),
-            warehouse: "./spark-warehouse".to_string(),
+            db: DEFAULT_DB.to_string(),
+            warehouse: DEFAULT_WAREHOUSE.to_string(),
             name: "sparkling".to_string(),
             auth_token: None,
         }
@@ -73,13 +79,12 @@ impl RunningCatalog {
 
 /// Opens the database and warehouse and starts serving.
 pub async fn start(options: CatalogOptions) -> Result<RunningCatalog, CatalogError> {
-    if !options.bind.is_loopback() && options.auth_token.is_none() {
-        return Err(CatalogError::Config(format!(
-            "binding {} exposes the catalog beyond this machine; set an auth token \
-             (--auth-token or SPARKLING_AUTH_TOKEN)",
-            options.bind
-        )));
-    }
+    sparkling_auth::require_token_off_loopback(
+        options.bind,
+        options.auth_token.as_deref(),
+        "catalog",
+    )
+    .map_err(CatalogError::Config)?;
     let service = CatalogService::open(&options.db, &options.warehouse, &options.name).await?;
     let warehouse = service.warehouse().to_string();
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(options.bind, options.port))

@@ -95,19 +95,17 @@ async fn check_token(token: String, req: Request, next: Next) -> Response {
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
-        Some(p) if constant_time_eq(p.as_bytes(), token.as_bytes()) => next.run(req).await,
-        Some(_) => CatalogError::Unauthorized("invalid token".into()).into_response(),
-        None => CatalogError::Unauthorized(
+        .and_then(sparkling_auth::bearer);
+    match sparkling_auth::check(Some(&token), presented) {
+        Ok(()) => next.run(req).await,
+        Err(sparkling_auth::TokenError::Invalid) => {
+            CatalogError::Unauthorized("invalid token".into()).into_response()
+        }
+        Err(sparkling_auth::TokenError::Missing) => CatalogError::Unauthorized(
             "this catalog requires a bearer token (the client's `token` property)".into(),
         )
         .into_response(),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn not_found(req: Request) -> CatalogError {

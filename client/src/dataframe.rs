@@ -10,7 +10,7 @@ use datafusion::common::JoinType;
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, SortExpr, lit};
 use datafusion_proto::bytes::logical_plan_to_bytes_with_extension_codec;
-use sparkling_connectors::SparklingLogicalCodec;
+use sparkling_plan::SparklingLogicalCodec;
 use sparkling_proto::extension::logical_plan_any;
 use sparkling_proto::spark::{Command, CreateDataFrameViewCommand, Relation, command, relation};
 

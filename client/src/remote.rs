@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::error::{ClientError, Result};
 
 /// The default Spark Connect port.
-pub const DEFAULT_PORT: u16 = 15002;
+pub const DEFAULT_PORT: u16 = sparkling_proto::DEFAULT_CONNECT_PORT;
 
 /// A parsed `sc://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use arrow::ipc::writer::StreamWriter;
 use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use futures::StreamExt;
-use sparkling_connectors::{RemoteSource, RemoteTable};
+use sparkling_plan::{RemoteSource, RemoteTable};
 use sparkling_proto::spark::spark_connect_service_client::SparkConnectServiceClient;
 use sparkling_proto::spark::{
     AnalyzePlanRequest, Command, ConfigRequest, ExecutePlanRequest, InterruptRequest, KeyValue,

@@ -24,6 +24,7 @@
 //! so that it can resume it after a restart. Queries belong to the cluster: the
 //! handle is an id, and any session can inspect or stop the query.
 
+use sparkling_sql::names::quote_literal;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -84,17 +85,13 @@ impl DataStreamReader {
         let args: Vec<String> = self
             .options
             .iter()
-            .flat_map(|(k, v)| [quote(k), quote(v)])
+            .flat_map(|(k, v)| [quote_literal(k), quote_literal(v)])
             .collect();
         Ok(StreamingDataFrame {
             session: self.session,
             sql: format!("SELECT * FROM STREAM({function}({}))", args.join(", ")),
         })
     }
-}
-
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// An unbounded DataFrame: SQL reading one `STREAM(...)` source.

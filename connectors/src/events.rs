@@ -364,27 +364,27 @@ pub fn generate(spec: &EventSpec, from: u64, to: u64) -> Result<RecordBatch> {
         .iter()
         .map(|f| Builder::for_type(f.data_type(), n))
         .collect();
-    let index = |name: &str| schema.index_of(name).expect("event field");
+    let index = |name: &str| schema.index_of(name);
     let (c_ts, c_session, c_level, c_item) = (
-        index("ts"),
-        index("sessionId"),
-        index("level"),
-        index("itemInSession"),
+        index("ts")?,
+        index("sessionId")?,
+        index("level")?,
+        index("itemInSession")?,
     );
     let (c_city, c_zip, c_state, c_agent) = (
-        index("city"),
-        index("zip"),
-        index("state"),
-        index("userAgent"),
+        index("city")?,
+        index("zip")?,
+        index("state")?,
+        index("userAgent")?,
     );
     let (c_lon, c_lat, c_user, c_last, c_first, c_gender, c_reg) = (
-        index("lon"),
-        index("lat"),
-        index("userId"),
-        index("lastName"),
-        index("firstName"),
-        index("gender"),
-        index("registration"),
+        index("lon")?,
+        index("lat")?,
+        index("userId")?,
+        index("lastName")?,
+        index("firstName")?,
+        index("gender")?,
+        index("registration")?,
     );
     let salt = spec.kind.salt();
     for i in from..to {
@@ -414,10 +414,10 @@ pub fn generate(spec: &EventSpec, from: u64, to: u64) -> Result<RecordBatch> {
         match spec.kind {
             EventKind::Listen => {
                 let (artist, song, duration) = pick(SONGS, r(1));
-                cols[index("artist")].string(Some(artist));
-                cols[index("song")].string(Some(song));
-                cols[index("duration")].float64(Some(duration));
-                cols[index("auth")].string(Some("Logged In"));
+                cols[index("artist")?].string(Some(artist));
+                cols[index("song")?].string(Some(song));
+                cols[index("duration")?].float64(Some(duration));
+                cols[index("auth")?].string(Some("Logged In"));
             }
             EventKind::PageView => {
                 let mut roll = r(2) % 100;
@@ -429,17 +429,17 @@ pub fn generate(spec: &EventSpec, from: u64, to: u64) -> Result<RecordBatch> {
                     }
                     roll -= p.3;
                 }
-                cols[index("page")].string(Some(page.0));
-                cols[index("method")].string(Some(page.1));
-                cols[index("status")].int32(Some(page.2));
-                cols[index("auth")].string(Some("Logged In"));
+                cols[index("page")?].string(Some(page.0));
+                cols[index("method")?].string(Some(page.1));
+                cols[index("status")?].int32(Some(page.2));
+                cols[index("auth")?].string(Some("Logged In"));
                 let song = (page.0 == "NextSong").then(|| pick(SONGS, r(1)));
-                cols[index("artist")].string(song.map(|s| s.0));
-                cols[index("song")].string(song.map(|s| s.1));
-                cols[index("duration")].float64(song.map(|s| s.2));
+                cols[index("artist")?].string(song.map(|s| s.0));
+                cols[index("song")?].string(song.map(|s| s.1));
+                cols[index("duration")?].float64(song.map(|s| s.2));
             }
             EventKind::Auth => {
-                cols[index("success")].boolean(Some(r(3) % 100 < 95));
+                cols[index("success")?].boolean(Some(r(3) % 100 < 95));
             }
         }
     }

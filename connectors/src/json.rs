@@ -72,8 +72,14 @@ fn options(value: Option<&ScalarValue>) -> Result<Mode> {
                 .ok_or_else(|| DataFusionError::Plan("from_json: bad options map".into()))?;
             let keys = arrow::compute::cast(entries.column(0), &DataType::Utf8)?;
             let values = arrow::compute::cast(entries.column(1), &DataType::Utf8)?;
-            let keys = keys.as_any().downcast_ref::<StringArray>().expect("utf8");
-            let values = values.as_any().downcast_ref::<StringArray>().expect("utf8");
+            let (Some(keys), Some(values)) = (
+                keys.as_any().downcast_ref::<StringArray>(),
+                values.as_any().downcast_ref::<StringArray>(),
+            ) else {
+                return Err(DataFusionError::Internal(
+                    "from_json: options did not cast to strings".into(),
+                ));
+            };
             (0..keys.len())
                 .map(|i| {
                     (
@@ -159,7 +165,9 @@ impl ScalarUDFImpl for FromJson {
         let input = input
             .as_any()
             .downcast_ref::<StringArray>()
-            .expect("cast to utf8");
+            .ok_or_else(|| {
+                DataFusionError::Internal("from_json: input did not cast to utf8".into())
+            })?;
         Ok(ColumnarValue::Array(parse_json_column(
             input, &fields, &mode,
         )?))
@@ -302,7 +310,7 @@ fn parse_json_column(input: &StringArray, fields: &Fields, mode: &Mode) -> Resul
     let data = data
         .as_any()
         .downcast_ref::<StructArray>()
-        .expect("struct rows")
+        .ok_or_else(|| DataFusionError::Internal("from_json: rows are not structs".into()))?
         .clone();
     let (_, data_columns, _) = data.into_parts();
     let mut columns = data_columns;

@@ -28,7 +28,8 @@ use ballista_executor::shutdown::Shutdown;
 use datafusion::execution::disk_manager::{DiskManager, DiskManagerMode};
 use futures::FutureExt;
 use futures::future::Shared;
-use sparkling_connectors::{SparklingLogicalCodec, SparklingPhysicalCodec, functions};
+use sparkling_connectors::{SparklingPhysicalCodec, functions};
+use sparkling_plan::SparklingLogicalCodec;
 
 use crate::client_pool::FlightClientPool;
 pub use crate::shuffle_writer::ShuffleCompression;
@@ -51,6 +52,9 @@ const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Seconds between executor heartbeats; the scheduler declares an executor lost after
 /// a few missed ones.
 pub const HEARTBEAT_INTERVAL_SECONDS: u64 = 2;
+
+/// Default Arrow Flight port of an executor (Ballista's); its task port is the next one.
+pub const DEFAULT_FLIGHT_PORT: u16 = 50051;
 
 /// How an executor is started.
 #[derive(Debug, Clone)]

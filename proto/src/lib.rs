@@ -15,5 +15,8 @@ pub mod spark {
 
 pub mod extension;
 
+/// Spark Connect's default port (`sc://host` means `sc://host:15002`).
+pub const DEFAULT_CONNECT_PORT: u16 = 15002;
+
 /// The Spark version the gateway reports (the Spark Connect protocol it speaks).
 pub const SPARK_VERSION: &str = "4.2.0";

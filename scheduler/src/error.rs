@@ -68,6 +68,16 @@ fn simplify_job_error(error: &str) -> String {
     }
 }
 
+impl From<sparkling_sql::SqlError> for GatewayError {
+    fn from(e: sparkling_sql::SqlError) -> Self {
+        match e {
+            sparkling_sql::SqlError::Invalid(m) => GatewayError::InvalidInput(m),
+            sparkling_sql::SqlError::Unsupported(m) => GatewayError::Unsupported(m),
+            e @ sparkling_sql::SqlError::NoStatements => GatewayError::InvalidInput(e.to_string()),
+        }
+    }
+}
+
 impl From<DataFusionError> for GatewayError {
     fn from(e: DataFusionError) -> Self {
         match e.find_root() {

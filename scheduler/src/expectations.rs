@@ -124,37 +124,32 @@ pub async fn apply(
     )
     .await?;
     let batches = datafusion::physical_plan::common::collect(stream).await?;
-    let value = |column: usize| -> u64 {
-        batches
-            .iter()
-            .filter(|b| b.num_rows() > 0)
-            .map(|b| {
-                let array = b.column(column);
-                let array = arrow::compute::cast(array, &arrow::datatypes::DataType::Int64)
-                    .expect("counts cast to Int64");
-                let values = array.as_primitive::<Int64Type>();
-                if values.is_null(0) {
-                    0
-                } else {
-                    values.value(0).max(0) as u64
-                }
-            })
-            .sum()
+    let value = |column: usize| -> Result<u64, GatewayError> {
+        let mut total = 0;
+        for b in batches.iter().filter(|b| b.num_rows() > 0) {
+            let array = arrow::compute::cast(b.column(column), &arrow::datatypes::DataType::Int64)
+                .map_err(datafusion::error::DataFusionError::from)?;
+            let values = array.as_primitive::<Int64Type>();
+            if !values.is_null(0) {
+                total += values.value(0).max(0) as u64;
+            }
+        }
+        Ok(total)
     };
-    let rows = value(0);
+    let rows = value(0)?;
     let counts: Vec<ExpectationCounts> = expectations
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let failed = value(i + 1);
-            ExpectationCounts {
+            let failed = value(i + 1)?;
+            Ok(ExpectationCounts {
                 name: e.name.clone(),
                 on_violation: e.on_violation,
                 passed: rows - failed.min(rows),
                 failed,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, GatewayError>>()?;
     for (e, c) in expectations.iter().zip(&counts) {
         if e.on_violation == OnViolation::FailUpdate && c.failed > 0 {
             return Err(GatewayError::InvalidInput(format!(

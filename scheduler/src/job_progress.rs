@@ -17,6 +17,52 @@ use serde::Serialize;
 
 use crate::cluster::Cluster;
 
+crate::state_enum! {
+    /// Where a distributed job stands.
+    pub enum JobState {
+        /// Waiting to be planned.
+        Queued => "QUEUED",
+        /// Its stages are running.
+        Running => "RUNNING",
+        /// Every stage succeeded.
+        Succeeded => "SUCCEEDED",
+        /// It failed or was cancelled.
+        Failed => "FAILED",
+    }
+}
+
+crate::state_enum! {
+    /// Where a stage of a distributed job stands.
+    pub enum StageState {
+        /// Waiting for its input stages.
+        Waiting => "WAITING",
+        /// Its inputs are there; no task has started.
+        Ready => "READY",
+        /// Its tasks are running.
+        Running => "RUNNING",
+        /// Every task succeeded.
+        Succeeded => "SUCCEEDED",
+        /// It failed.
+        Failed => "FAILED",
+    }
+}
+
+crate::state_enum! {
+    /// Where a task stands.
+    pub enum TaskState {
+        /// Not launched yet.
+        Pending => "PENDING",
+        /// Running on an executor.
+        Running => "RUNNING",
+        /// Done.
+        Succeeded => "SUCCEEDED",
+        /// It failed.
+        Failed => "FAILED",
+        /// Killed (its job was cancelled or ended).
+        Killed => "KILLED",
+    }
+}
+
 /// A distributed job.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -25,8 +71,8 @@ pub struct JobProgress {
     pub id: String,
     /// What submitted it (`session ...`, `insert into ...`, `expectations of ...`).
     pub name: String,
-    /// `QUEUED`, `RUNNING`, `SUCCEEDED` or `FAILED` (cancelled jobs fail).
-    pub state: &'static str,
+    /// Where it stands (cancelled jobs fail).
+    pub state: JobState,
     /// When it was queued, epoch milliseconds.
     pub queued_at_ms: u64,
     /// When it started running.
@@ -60,8 +106,8 @@ pub struct StageProgress {
     pub id: usize,
     /// Attempt number (a stage runs again when the outputs it read were lost).
     pub attempt: usize,
-    /// `WAITING` (for its input stages), `READY`, `RUNNING`, `SUCCEEDED` or `FAILED`.
-    pub state: &'static str,
+    /// Where it stands.
+    pub state: StageState,
     /// Partitions, one task each (unknown while waiting).
     pub partitions: Option<usize>,
     /// Stages whose output it reads.
@@ -96,8 +142,8 @@ pub struct StageProgress {
 pub struct TaskProgress {
     /// The partition it computes.
     pub partition: usize,
-    /// `PENDING`, `RUNNING`, `SUCCEEDED`, `FAILED` or `KILLED`.
-    pub state: &'static str,
+    /// Where it stands.
+    pub state: TaskState,
     /// The executor it ran on.
     pub executor: Option<String>,
     /// When it was launched, epoch milliseconds.
@@ -120,29 +166,27 @@ fn at(ms: impl TryInto<u64>) -> Option<u64> {
 }
 
 /// State, queue/start/end times and error of a job status.
-fn status_fields(
-    status: &JobStatus,
-) -> (&'static str, u64, Option<u64>, Option<u64>, Option<String>) {
+fn status_fields(status: &JobStatus) -> (JobState, u64, Option<u64>, Option<u64>, Option<String>) {
     match &status.status {
-        Some(job_status::Status::Queued(q)) => ("QUEUED", q.queued_at, None, None, None),
+        Some(job_status::Status::Queued(q)) => (JobState::Queued, q.queued_at, None, None, None),
         Some(job_status::Status::Running(r)) => {
-            ("RUNNING", r.queued_at, at(r.started_at), None, None)
+            (JobState::Running, r.queued_at, at(r.started_at), None, None)
         }
         Some(job_status::Status::Successful(s)) => (
-            "SUCCEEDED",
+            JobState::Succeeded,
             s.queued_at,
             at(s.started_at),
             at(s.ended_at),
             None,
         ),
         Some(job_status::Status::Failed(f)) => (
-            "FAILED",
+            JobState::Failed,
             f.queued_at,
             at(f.started_at),
             at(f.ended_at),
             Some(f.error.clone()),
         ),
-        None => ("QUEUED", 0, None, None, None),
+        None => (JobState::Queued, 0, None, None, None),
     }
 }
 
@@ -170,7 +214,7 @@ fn from_status(status: &JobStatus) -> JobProgress {
 fn task(partition: usize, info: Option<&TaskInfo>, failures: usize, now: u64) -> TaskProgress {
     let mut task = TaskProgress {
         partition,
-        state: "PENDING",
+        state: TaskState::Pending,
         executor: None,
         launched_at_ms: None,
         duration_ms: None,
@@ -192,11 +236,11 @@ fn task(partition: usize, info: Option<&TaskInfo>, failures: usize, now: u64) ->
     };
     match &info.task_status {
         task_status::Status::Running(r) => {
-            task.state = "RUNNING";
+            task.state = TaskState::Running;
             task.executor = Some(r.executor_id.clone());
         }
         task_status::Status::Successful(s) => {
-            task.state = "SUCCEEDED";
+            task.state = TaskState::Succeeded;
             task.executor = Some(s.executor_id.clone());
             task.output_rows = Some(s.partitions.iter().map(|p| p.num_rows).sum());
             task.output_bytes = Some(s.partitions.iter().map(|p| p.num_bytes).sum());
@@ -204,9 +248,9 @@ fn task(partition: usize, info: Option<&TaskInfo>, failures: usize, now: u64) ->
         task_status::Status::Failed(f) => {
             use ballista_core::serde::protobuf::failed_task::FailedReason;
             task.state = if matches!(f.failed_reason, Some(FailedReason::TaskKilled(_))) {
-                "KILLED"
+                TaskState::Killed
             } else {
-                "FAILED"
+                TaskState::Failed
             };
             task.error = Some(f.error.clone());
         }
@@ -222,7 +266,7 @@ fn plan_text(plan: &dyn ExecutionPlan) -> String {
 struct StageParts<'a> {
     id: usize,
     attempt: usize,
-    state: &'static str,
+    state: StageState,
     partitions: Option<usize>,
     inputs: Vec<usize>,
     outputs: &'a [usize],
@@ -243,7 +287,7 @@ fn parts(stage: &ExecutionStage) -> StageParts<'_> {
         ExecutionStage::UnResolved(s) => StageParts {
             id: s.stage_id,
             attempt: s.stage_attempt_num,
-            state: "WAITING",
+            state: StageState::Waiting,
             partitions: None,
             inputs: input_ids(&s.inputs),
             outputs: &s.output_links,
@@ -254,7 +298,7 @@ fn parts(stage: &ExecutionStage) -> StageParts<'_> {
         ExecutionStage::Resolved(s) => StageParts {
             id: s.stage_id,
             attempt: s.stage_attempt_num,
-            state: "READY",
+            state: StageState::Ready,
             partitions: Some(s.partitions),
             inputs: input_ids(&s.inputs),
             outputs: &s.output_links,
@@ -265,7 +309,7 @@ fn parts(stage: &ExecutionStage) -> StageParts<'_> {
         ExecutionStage::Running(s) => StageParts {
             id: s.stage_id,
             attempt: s.stage_attempt_num,
-            state: "RUNNING",
+            state: StageState::Running,
             partitions: Some(s.partitions),
             inputs: input_ids(&s.inputs),
             outputs: &s.output_links,
@@ -276,7 +320,7 @@ fn parts(stage: &ExecutionStage) -> StageParts<'_> {
         ExecutionStage::Successful(s) => StageParts {
             id: s.stage_id,
             attempt: s.stage_attempt_num,
-            state: "SUCCEEDED",
+            state: StageState::Succeeded,
             partitions: Some(s.partitions),
             inputs: input_ids(&s.inputs),
             outputs: &s.output_links,
@@ -288,7 +332,7 @@ fn parts(stage: &ExecutionStage) -> StageParts<'_> {
         ExecutionStage::Failed(s) => StageParts {
             id: s.stage_id,
             attempt: s.stage_attempt_num,
-            state: "FAILED",
+            state: StageState::Failed,
             partitions: Some(s.partitions),
             inputs: Vec::new(),
             outputs: &s.output_links,
@@ -316,12 +360,15 @@ fn stage(stage: &ExecutionStage, now: u64, with_plan: bool) -> StageProgress {
         .enumerate()
         .map(|(p, info)| task(p, *info, failures.get(p).copied().unwrap_or(0), now))
         .collect();
-    let count = |state: &str| tasks.iter().filter(|t| t.state == state).count();
+    let count = |state: TaskState| tasks.iter().filter(|t| t.state == state).count();
     let started_at_ms = tasks.iter().filter_map(|t| t.launched_at_ms).min();
     let all_ended = !tasks.is_empty()
-        && tasks
-            .iter()
-            .all(|t| matches!(t.state, "SUCCEEDED" | "FAILED" | "KILLED"));
+        && tasks.iter().all(|t| {
+            matches!(
+                t.state,
+                TaskState::Succeeded | TaskState::Failed | TaskState::Killed
+            )
+        });
     let ended_at_ms = infos
         .iter()
         .filter_map(|i| i.and_then(|i| at(i.end_exec_time)))
@@ -334,9 +381,9 @@ fn stage(stage: &ExecutionStage, now: u64, with_plan: bool) -> StageProgress {
         partitions,
         inputs,
         outputs: outputs.to_vec(),
-        tasks_completed: count("SUCCEEDED"),
-        tasks_running: count("RUNNING"),
-        task_failures: failures.iter().sum::<usize>() + count("FAILED"),
+        tasks_completed: count(TaskState::Succeeded),
+        tasks_running: count(TaskState::Running),
+        task_failures: failures.iter().sum::<usize>() + count(TaskState::Failed),
         started_at_ms,
         ended_at_ms,
         output_rows: tasks.iter().filter_map(|t| t.output_rows).sum(),
@@ -364,7 +411,10 @@ pub fn from_graph(graph: &dyn ExecutionGraph, detail: bool) -> JobProgress {
         .collect();
     stages.sort_by_key(|s| s.id);
     job.stages_total = stages.len();
-    job.stages_completed = stages.iter().filter(|s| s.state == "SUCCEEDED").count();
+    job.stages_completed = stages
+        .iter()
+        .filter(|s| s.state == StageState::Succeeded)
+        .count();
     job.tasks_total = stages.iter().filter_map(|s| s.partitions).sum();
     job.tasks_completed = stages.iter().map(|s| s.tasks_completed).sum();
     job.tasks_running = stages.iter().map(|s| s.tasks_running).sum();
@@ -488,7 +538,7 @@ mod tests {
         let t = task(3, Some(&done), 1, 2_000);
         assert_eq!(
             (t.partition, t.state, t.executor.as_deref(), t.duration_ms),
-            (3, "SUCCEEDED", Some("e1"), Some(240))
+            (3, TaskState::Succeeded, Some("e1"), Some(240))
         );
         assert_eq!(
             (t.output_rows, t.output_bytes, t.failures),
@@ -505,7 +555,7 @@ mod tests {
             0,
         );
         let t = task(0, Some(&running), 0, 1_700);
-        assert_eq!((t.state, t.duration_ms), ("RUNNING", Some(700)));
+        assert_eq!((t.state, t.duration_ms), (TaskState::Running, Some(700)));
 
         let failed = info(
             task_status::Status::Failed(FailedTask {
@@ -519,9 +569,9 @@ mod tests {
         let t = task(0, Some(&failed), 0, 5_000);
         assert_eq!(
             (t.state, t.error.as_deref()),
-            ("FAILED", Some("Divide by zero"))
+            (TaskState::Failed, Some("Divide by zero"))
         );
-        assert_eq!(task(1, None, 0, 0).state, "PENDING");
+        assert_eq!(task(1, None, 0, 0).state, TaskState::Pending);
     }
 
     #[test]
@@ -544,7 +594,7 @@ mod tests {
                 job.ended_at_ms,
                 job.error.as_deref()
             ),
-            ("FAILED", 5, Some(9), Some("boom"))
+            (JobState::Failed, 5, Some(9), Some("boom"))
         );
         let json = serde_json::to_value(&job).unwrap();
         assert_eq!(json["tasksTotal"], 0);

@@ -23,6 +23,7 @@ pub mod lineage;
 pub mod pipelines;
 pub mod session;
 pub mod state_store;
+pub mod states;
 pub mod streaming;
 pub mod submissions;
 pub mod task_status;
@@ -49,6 +50,13 @@ pub fn stable_uuid(text: &str) -> String {
         .into_uuid()
         .to_string()
 }
+
+/// Default port executors register on (Ballista's).
+pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
+/// Default HTTP port (UI, JSON API, submissions), as Spark's master UI.
+pub const DEFAULT_HTTP_PORT: u16 = 8080;
+/// Default address servers bind: this machine only.
+pub const DEFAULT_BIND: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
 /// Largest message the gateway accepts (plans with inline data) or sends.
 pub const GATEWAY_MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
@@ -83,10 +91,10 @@ pub struct SchedulerOptions {
 impl Default for SchedulerOptions {
     fn default() -> Self {
         Self {
-            bind: IpAddr::from([127, 0, 0, 1]),
-            port: 50050,
-            connect_port: 15002,
-            http_port: 8080,
+            bind: DEFAULT_BIND,
+            port: DEFAULT_SCHEDULER_PORT,
+            connect_port: sparkling_proto::DEFAULT_CONNECT_PORT,
+            http_port: DEFAULT_HTTP_PORT,
             external_host: None,
             auth_token: None,
             catalog_uri: None,
@@ -153,13 +161,12 @@ async fn bind(addr: IpAddr, port: u16, what: &str) -> Result<TcpListener, Gatewa
 
 /// Starts the scheduler and the gateway.
 pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, GatewayError> {
-    if !options.bind.is_loopback() && options.auth_token.is_none() {
-        return Err(GatewayError::InvalidInput(format!(
-            "binding {} exposes the cluster beyond this machine; set an auth token \
-             (--auth-token or SPARKLING_AUTH_TOKEN)",
-            options.bind
-        )));
-    }
+    sparkling_auth::require_token_off_loopback(
+        options.bind,
+        options.auth_token.as_deref(),
+        "cluster",
+    )
+    .map_err(GatewayError::InvalidInput)?;
     let iceberg = match &options.catalog_uri {
         Some(uri) => Some(
             sparkling_connectors::iceberg::IcebergCatalog::connect(
@@ -260,23 +267,18 @@ fn check_token(
     token: Option<&str>,
     req: tonic::Request<()>,
 ) -> Result<tonic::Request<()>, tonic::Status> {
-    let Some(token) = token else {
-        return Ok(req);
-    };
     let presented = req
         .metadata()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
-        Some(p) if constant_time_eq(p.as_bytes(), token.as_bytes()) => Ok(req),
-        Some(_) => Err(tonic::Status::unauthenticated("invalid token")),
-        None => Err(tonic::Status::unauthenticated(
+        .and_then(sparkling_auth::bearer);
+    match sparkling_auth::check(token, presented) {
+        Ok(()) => Ok(req),
+        Err(sparkling_auth::TokenError::Invalid) => {
+            Err(tonic::Status::unauthenticated("invalid token"))
+        }
+        Err(sparkling_auth::TokenError::Missing) => Err(tonic::Status::unauthenticated(
             "this cluster requires a token: connect with sc://HOST:PORT/;token=...",
         )),
     }
-}
-
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -317,10 +317,10 @@ pub enum Read {
 /// What a SQL statement reads and the tables (`ns.table`) it writes, as far as it
 /// parses: `CREATE TABLE ... AS`, `CREATE STREAMING TABLE`, `INSERT INTO`, queries.
 pub fn statement_datasets(sql: &str) -> (Vec<Read>, Vec<String>) {
-    use crate::lakehouse::commands::table_name_parts;
-    use crate::lakehouse::ddl::{Statement, parse};
     use crate::pipelines::graph::qualify_query;
     use crate::session::DEFAULT_SCHEMA;
+    use sparkling_sql::ddl::{Statement, parse};
+    use sparkling_sql::names::table_name_parts;
     let mut reads = Vec::new();
     let mut writes = Vec::new();
     let read = |query: &str, reads: &mut Vec<Read>| {
@@ -357,7 +357,7 @@ pub fn statement_datasets(sql: &str) -> (Vec<Read>, Vec<String>) {
         Ok(None) | Err(_) => {
             use datafusion::sql::sqlparser::ast::{ObjectNamePart, Statement as Sql, TableObject};
             read(sql, &mut reads);
-            let named = crate::gateway::named_args::rewrite(sql);
+            let named = sparkling_sql::named_args::rewrite(sql);
             let parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
                 &datafusion::sql::sqlparser::dialect::GenericDialect {},
                 named.as_deref().unwrap_or(sql),

@@ -19,6 +19,7 @@ use datafusion::catalog::{
 };
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use parking_lot::Mutex;
 use sparkling_connectors::functions;
@@ -27,24 +28,9 @@ use tokio::sync::watch;
 
 use crate::error::GatewayError;
 
-/// Name of the default catalog (Spark's session catalog).
-pub const DEFAULT_CATALOG: &str = "spark_catalog";
-/// Name of the default namespace.
-pub const DEFAULT_SCHEMA: &str = "default";
+pub use sparkling_sql::names::{DEFAULT_CATALOG, DEFAULT_SCHEMA};
 /// Default number of partitions for shuffles (`spark.sql.shuffle.partitions`).
 pub const DEFAULT_SHUFFLE_PARTITIONS: usize = 4;
-
-/// The runtime environment sessions share: one object store registry, memory pool and
-/// disk manager for the whole gateway.
-fn shared_runtime() -> Arc<datafusion::execution::runtime_env::RuntimeEnv> {
-    static RUNTIME: std::sync::LazyLock<Arc<datafusion::execution::runtime_env::RuntimeEnv>> =
-        std::sync::LazyLock::new(|| {
-            sparkling_connectors::object_stores::runtime_env_builder()
-                .build_arc()
-                .expect("a default runtime environment builds")
-        });
-    Arc::clone(&RUNTIME)
-}
 
 /// The session configuration every session (and the scheduler) starts from.
 pub fn base_config() -> SessionConfig {
@@ -121,6 +107,7 @@ pub struct Session {
 impl Session {
     fn new(
         id: String,
+        runtime: &Arc<RuntimeEnv>,
         shared: &Arc<MemoryCatalogProvider>,
         iceberg: Option<&IcebergCatalog>,
     ) -> Self {
@@ -128,7 +115,7 @@ impl Session {
         let state = with_planning(functions::with_sparkling_functions(
             SessionStateBuilder::new()
                 .with_config(base_config())
-                .with_runtime_env(shared_runtime()),
+                .with_runtime_env(Arc::clone(runtime)),
         ))
         .with_session_id(id.clone())
         .build();
@@ -173,7 +160,7 @@ impl Session {
             );
             // What `STREAM(ns.table)` becomes.
             ctx.register_udtf(
-                crate::gateway::stream_syntax::TABLE_FUNCTION,
+                sparkling_sql::stream_syntax::TABLE_FUNCTION,
                 Arc::new(sparkling_connectors::stream_source::StreamTableFunction {
                     catalog: catalog.clone(),
                     default_namespace: DEFAULT_SCHEMA.to_string(),
@@ -345,31 +332,27 @@ fn datafusion_key(key: &str) -> Option<&str> {
         .map(|(_, df)| *df)
 }
 
-/// All sessions of a gateway, and the catalogs they share.
+/// All sessions of a gateway, and what they share: the catalogs and one runtime
+/// environment (object store registry, memory pool, disk manager).
 pub struct SessionManager {
     sessions: DashMap<String, Arc<Session>>,
+    runtime: Arc<RuntimeEnv>,
     shared_catalog: Arc<MemoryCatalogProvider>,
     iceberg: Option<IcebergCatalog>,
 }
 
-impl Default for SessionManager {
-    fn default() -> Self {
-        Self::new(None)
-    }
-}
-
 impl SessionManager {
     /// Sessions over an in-memory `spark_catalog`, backed by `iceberg` if given.
-    pub fn new(iceberg: Option<IcebergCatalog>) -> Self {
+    pub fn new(iceberg: Option<IcebergCatalog>) -> Result<Self, GatewayError> {
+        let runtime = sparkling_connectors::object_stores::runtime_env_builder().build_arc()?;
         let shared_catalog = Arc::new(MemoryCatalogProvider::new());
-        shared_catalog
-            .register_schema(DEFAULT_SCHEMA, Arc::new(MemorySchemaProvider::new()))
-            .expect("registering a schema in a memory catalog cannot fail");
-        Self {
+        shared_catalog.register_schema(DEFAULT_SCHEMA, Arc::new(MemorySchemaProvider::new()))?;
+        Ok(Self {
             sessions: DashMap::new(),
+            runtime,
             shared_catalog,
             iceberg,
-        }
+        })
     }
 
     /// The Iceberg catalog behind `spark_catalog`, if configured.
@@ -390,6 +373,7 @@ impl SessionManager {
                 .or_insert_with(|| {
                     Arc::new(Session::new(
                         id.to_string(),
+                        &self.runtime,
                         &self.shared_catalog,
                         self.iceberg.as_ref(),
                     ))
@@ -403,6 +387,7 @@ impl SessionManager {
     pub fn detached(&self, id: &str) -> Arc<Session> {
         Arc::new(Session::new(
             id.to_string(),
+            &self.runtime,
             &self.shared_catalog,
             self.iceberg.as_ref(),
         ))

@@ -73,7 +73,7 @@ pub async fn kafka(args: GenKafkaArgs) -> anyhow::Result<()> {
         let batch = generate(&spec, produced, to)?;
         let users = batch
             .column_by_name("userId")
-            .expect("events have a userId")
+            .context("the generated events have no userId column")?
             .as_primitive::<Int64Type>()
             .clone();
         let mut json = Vec::new();

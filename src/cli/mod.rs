@@ -12,7 +12,13 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sparkling_executor::ShuffleCompression;
+use sparkling_catalog::{
+    DEFAULT_DB as DEFAULT_CATALOG_DB, DEFAULT_DB_PATH as DEFAULT_CATALOG_DB_PATH,
+    DEFAULT_PORT as DEFAULT_CATALOG_PORT, DEFAULT_WAREHOUSE,
+};
+use sparkling_executor::{DEFAULT_FLIGHT_PORT, ShuffleCompression};
+use sparkling_proto::DEFAULT_CONNECT_PORT;
+use sparkling_scheduler::{DEFAULT_BIND, DEFAULT_HTTP_PORT, DEFAULT_SCHEDULER_PORT};
 
 /// Sparkling: a Spark-like lakehouse compute cluster in one binary.
 #[derive(Debug, Parser)]
@@ -104,7 +110,7 @@ pub struct MasterArgs {
     /// The scheduler's HTTP address (http://HOST:8080; spark://HOST:PORT also works).
     #[arg(
         long,
-        default_value = "http://127.0.0.1:8080",
+        default_value_t = format!("http://{DEFAULT_BIND}:{DEFAULT_HTTP_PORT}"),
         env = "SPARKLING_MASTER"
     )]
     pub master: String,
@@ -190,17 +196,23 @@ pub struct LocalArgs {
     #[arg(long, env = "SPARKLING_SLOTS")]
     pub slots: Option<usize>,
     /// Address to bind.
-    #[arg(long, default_value = "127.0.0.1", env = "SPARKLING_BIND")]
+    #[arg(long, default_value_t = DEFAULT_BIND, env = "SPARKLING_BIND")]
     pub bind: IpAddr,
     /// Spark Connect port.
-    #[arg(long, default_value_t = 15002, env = "SPARKLING_CONNECT_PORT")]
+    #[arg(long, default_value_t = DEFAULT_CONNECT_PORT, env = "SPARKLING_CONNECT_PORT")]
     pub connect_port: u16,
     /// HTTP port: REST submissions and the JSON API (0 picks a free one).
-    #[arg(long, default_value_t = 8080, env = "SPARKLING_HTTP_PORT")]
+    #[arg(long, default_value_t = DEFAULT_HTTP_PORT, env = "SPARKLING_HTTP_PORT")]
     pub http_port: u16,
-    /// Scheduler gRPC port (0 picks a free one).
-    #[arg(long, default_value_t = 0, env = "SPARKLING_PORT")]
-    pub port: u16,
+    /// Scheduler gRPC port, where the executors register (0, the default here,
+    /// picks a free one).
+    #[arg(
+        long = "scheduler-port",
+        visible_alias = "port",
+        default_value_t = 0,
+        env = "SPARKLING_SCHEDULER_PORT"
+    )]
+    pub scheduler_port: u16,
     /// Directory for executors' shuffle files.
     #[arg(long, env = "SPARKLING_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
@@ -211,17 +223,13 @@ pub struct LocalArgs {
     #[arg(long, env = "SPARKLING_AUTH_TOKEN")]
     pub auth_token: Option<String>,
     /// Where table data and metadata files go.
-    #[arg(long, default_value = "./spark-warehouse", env = "SPARKLING_WAREHOUSE")]
+    #[arg(long, default_value = DEFAULT_WAREHOUSE, env = "SPARKLING_WAREHOUSE")]
     pub warehouse: String,
     /// The embedded catalog's SQLite database.
-    #[arg(
-        long,
-        default_value = "./metadata/iceberg_catalog.db",
-        env = "SPARKLING_CATALOG_DB"
-    )]
+    #[arg(long, default_value = DEFAULT_CATALOG_DB_PATH, env = "SPARKLING_CATALOG_DB")]
     pub catalog_db: PathBuf,
     /// Port of the embedded Iceberg REST catalog (0 picks a free one).
-    #[arg(long, default_value_t = 8181, env = "SPARKLING_CATALOG_PORT")]
+    #[arg(long, default_value_t = DEFAULT_CATALOG_PORT, env = "SPARKLING_CATALOG_PORT")]
     pub catalog_port: u16,
     /// Directory for the scheduler's state (streaming queries resume from it);
     /// default: `scheduler/` next to the catalog database.
@@ -237,20 +245,21 @@ pub struct LocalArgs {
 #[derive(Debug, clap::Args)]
 pub struct CatalogArgs {
     /// Address to bind.
-    #[arg(long, default_value = "127.0.0.1", env = "SPARKLING_BIND")]
+    #[arg(long, default_value_t = DEFAULT_BIND, env = "SPARKLING_BIND")]
     pub bind: IpAddr,
-    /// Port (0 picks a free one).
-    #[arg(long, default_value_t = 8181, env = "SPARKLING_PORT")]
-    pub port: u16,
-    /// Catalog database: sqlite:PATH or postgres://USER@HOST:PORT/DB.
+    /// Port of the Iceberg REST catalog (0 picks a free one).
     #[arg(
-        long,
-        default_value = "sqlite:./metadata/iceberg_catalog.db",
-        env = "SPARKLING_DB"
+        long = "catalog-port",
+        visible_alias = "port",
+        default_value_t = DEFAULT_CATALOG_PORT,
+        env = "SPARKLING_CATALOG_PORT"
     )]
+    pub catalog_port: u16,
+    /// Catalog database: sqlite:PATH or postgres://USER@HOST:PORT/DB.
+    #[arg(long, default_value = DEFAULT_CATALOG_DB, env = "SPARKLING_DB")]
     pub db: String,
     /// Where new tables go (a local directory).
-    #[arg(long, default_value = "./spark-warehouse", env = "SPARKLING_WAREHOUSE")]
+    #[arg(long, default_value = DEFAULT_WAREHOUSE, env = "SPARKLING_WAREHOUSE")]
     pub warehouse: String,
     /// Bearer token clients must present (required off loopback).
     #[arg(long, env = "SPARKLING_AUTH_TOKEN")]
@@ -261,16 +270,21 @@ pub struct CatalogArgs {
 #[derive(Debug, clap::Args)]
 pub struct SchedulerArgs {
     /// Address to bind.
-    #[arg(long, default_value = "127.0.0.1", env = "SPARKLING_BIND")]
+    #[arg(long, default_value_t = DEFAULT_BIND, env = "SPARKLING_BIND")]
     pub bind: IpAddr,
     /// Scheduler gRPC port (executors register here).
-    #[arg(long, default_value_t = 50050, env = "SPARKLING_PORT")]
-    pub port: u16,
+    #[arg(
+        long = "scheduler-port",
+        visible_alias = "port",
+        default_value_t = DEFAULT_SCHEDULER_PORT,
+        env = "SPARKLING_SCHEDULER_PORT"
+    )]
+    pub scheduler_port: u16,
     /// Spark Connect port.
-    #[arg(long, default_value_t = 15002, env = "SPARKLING_CONNECT_PORT")]
+    #[arg(long, default_value_t = DEFAULT_CONNECT_PORT, env = "SPARKLING_CONNECT_PORT")]
     pub connect_port: u16,
     /// HTTP port: REST submissions and the JSON API (0 picks a free one).
-    #[arg(long, default_value_t = 8080, env = "SPARKLING_HTTP_PORT")]
+    #[arg(long, default_value_t = DEFAULT_HTTP_PORT, env = "SPARKLING_HTTP_PORT")]
     pub http_port: u16,
     /// Host name executors and clients use for this machine (default: the bind address).
     #[arg(long, env = "SPARKLING_EXTERNAL_HOST")]
@@ -301,18 +315,27 @@ pub struct ExecutorArgs {
     #[arg(long, env = "SPARKLING_SCHEDULER")]
     pub scheduler: String,
     /// Address to bind (an IP address).
-    #[arg(long, default_value = "127.0.0.1", env = "SPARKLING_BIND")]
+    #[arg(long, default_value_t = DEFAULT_BIND, env = "SPARKLING_BIND")]
     pub bind: IpAddr,
     /// Host name the scheduler and other executors use for this executor (default:
     /// the bind address, or this machine's host name when bound to 0.0.0.0).
     #[arg(long, env = "SPARKLING_EXTERNAL_HOST")]
     pub external_host: Option<String>,
     /// Arrow Flight port (shuffle and results).
-    #[arg(long, default_value_t = 50051, env = "SPARKLING_PORT")]
-    pub port: u16,
+    #[arg(
+        long = "flight-port",
+        visible_alias = "port",
+        default_value_t = DEFAULT_FLIGHT_PORT,
+        env = "SPARKLING_FLIGHT_PORT"
+    )]
+    pub flight_port: u16,
     /// Port the scheduler pushes tasks to (default: Flight port + 1).
-    #[arg(long, env = "SPARKLING_GRPC_PORT")]
-    pub grpc_port: Option<u16>,
+    #[arg(
+        long = "task-port",
+        visible_alias = "grpc-port",
+        env = "SPARKLING_TASK_PORT"
+    )]
+    pub task_port: Option<u16>,
     /// Concurrent task slots (default: CPU cores).
     #[arg(long, env = "SPARKLING_SLOTS")]
     pub slots: Option<usize>,

@@ -27,7 +27,7 @@ async fn shutdown_signal() {
 pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
     let running = start(SchedulerOptions {
         bind: args.bind,
-        port: args.port,
+        port: args.scheduler_port,
         connect_port: args.connect_port,
         http_port: args.http_port,
         external_host: args.external_host,
@@ -70,7 +70,7 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
 pub async fn catalog(args: CatalogArgs) -> anyhow::Result<()> {
     let running = sparkling_catalog::start(sparkling_catalog::CatalogOptions {
         bind: args.bind,
-        port: args.port,
+        port: args.catalog_port,
         db: args.db,
         warehouse: args.warehouse,
         auth_token: args.auth_token,
@@ -110,16 +110,16 @@ pub async fn executor(args: ExecutorArgs) -> anyhow::Result<()> {
         Err(_) => bail!("the scheduler at {host}:{port} does not answer (timed out after 5s)"),
     }
     let slots = args.slots.unwrap_or_else(default_slots);
-    let work_dir = args
-        .work_dir
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("sparkling-executor-{}", args.port)));
+    let work_dir = args.work_dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("sparkling-executor-{}", args.flight_port))
+    });
     let options = ExecutorOptions {
         scheduler_host: host,
         scheduler_port: port,
         bind: args.bind.to_string(),
         external_host: args.external_host.or_else(|| advertised_host(args.bind)),
-        port: args.port,
-        grpc_port: args.grpc_port.unwrap_or(args.port.saturating_add(1)),
+        port: args.flight_port,
+        grpc_port: args.task_port.unwrap_or(args.flight_port.saturating_add(1)),
         slots,
         work_dir: work_dir.clone(),
         shuffle_compression: args.shuffle_compression,
@@ -127,7 +127,7 @@ pub async fn executor(args: ExecutorArgs) -> anyhow::Result<()> {
     println!(
         "sparkling executor: Flight {}:{}, {slots} slots, work dir {}",
         args.bind,
-        args.port,
+        args.flight_port,
         work_dir.display()
     );
     run_executor(options, std::future::pending(), DRAIN_TIMEOUT).await?;
@@ -180,7 +180,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     });
     let running = start(SchedulerOptions {
         bind: args.bind,
-        port: args.port,
+        port: args.scheduler_port,
         connect_port: args.connect_port,
         http_port: args.http_port,
         external_host: None,

@@ -12,7 +12,7 @@ use super::{OutputFormat, SqlArgs};
 
 /// The statements of a script (split as submitted scripts are).
 pub fn split_statements(script: &str) -> anyhow::Result<Vec<String>> {
-    Ok(sparkling_scheduler::submissions::script::split(script)?
+    Ok(sparkling_sql::script::split(script)?
         .into_iter()
         .map(|s| s.text)
         .collect())

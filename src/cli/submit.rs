@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use sparkling_scheduler::pipelines::spec::PipelineBundle;
+use sparkling_sql::pipeline_spec::PipelineBundle;
 
 use super::{MasterArgs, SubmitArgs};
 
@@ -98,7 +98,7 @@ pub async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         .is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml"));
     // A pipeline travels with the SQL files its spec names.
     let content = if is_pipeline {
-        PipelineBundle::read(&args.file)?.to_json()
+        PipelineBundle::read(&args.file)?.to_json()?
     } else {
         std::fs::read_to_string(&args.file)
             .with_context(|| format!("cannot read {}", args.file.display()))?
@@ -214,7 +214,7 @@ async fn watch(master: &Master, id: &str) -> anyhow::Result<String> {
                         "[{}/{total}] line {}: {} ...",
                         reported + 1,
                         s["line"],
-                        first_line(s["text"].as_str().unwrap_or(""))
+                        sparkling_sql::script::first_line(s["text"].as_str().unwrap_or(""), 80)
                     );
                     running_shown = Some(reported);
                 }
@@ -255,15 +255,6 @@ async fn watch(master: &Master, id: &str) -> anyhow::Result<String> {
             return Ok(state);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
-fn first_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or("");
-    if line.chars().count() > 80 {
-        format!("{}...", line.chars().take(77).collect::<String>())
-    } else {
-        line.to_string()
     }
 }
 
@@ -348,7 +339,7 @@ pub async fn jobs(master: MasterArgs) -> anyhow::Result<()> {
             job["state"].as_str().unwrap_or(""),
             format!("{done}/{}", steps.len()),
             seconds,
-            first_line(job["message"].as_str().unwrap_or(""))
+            sparkling_sql::script::first_line(job["message"].as_str().unwrap_or(""), 80)
         );
     }
     Ok(())

@@ -140,6 +140,7 @@ impl TestCluster {
     }
 
     /// Sets the environment of processes started from now on.
+    #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
     pub fn set_env(&mut self, env: &[(String, String)]) {
         self.env = env.to_vec();
     }

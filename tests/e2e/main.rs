@@ -6,6 +6,9 @@
 //! submitted over REST, and pipelines of streaming tables and materialized views;
 //! the web UI in a headless Chromium.
 
+// A test that cannot go on fails on the spot, with the value it did not get.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod catalog;
 mod cluster;
 mod errors;

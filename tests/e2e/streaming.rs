@@ -576,6 +576,9 @@ async fn streaming_mistakes_get_clear_errors() {
     );
 }
 
+/// Needs the scheduler's test-only fault switch (`--features fault-injection`, as
+/// `scripts/test.sh` builds).
+#[cfg(feature = "fault-injection")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_the_dead_letter_and_target_commits_loses_and_repeats_nothing() {
     let Some(bootstrap) = bootstrap() else { return };

@@ -60,10 +60,12 @@ pub async fn generate_parquet(
                 .has_header(true)
                 .schema(&table_schema)
                 .file_extension(".csv");
-            let df = ctx.read_csv(csv_path.to_str().unwrap(), options).await?;
+            let df = ctx
+                .read_csv(csv_path.to_string_lossy().as_ref(), options)
+                .await?;
             let parquet_path = table_dir.join(format!("part-{part}.parquet"));
             df.write_parquet(
-                parquet_path.to_str().unwrap(),
+                parquet_path.to_string_lossy().as_ref(),
                 DataFrameWriteOptions::new().with_single_file_output(true),
                 None,
             )

@@ -19,8 +19,8 @@ use iceberg::table::Table;
 use super::catalog::{IcebergCatalog, block_on};
 use super::table::{IcebergTable, iceberg_error};
 
-/// The metadata tables there are.
-pub const METADATA_TABLES: &[&str] = &["snapshots", "files"];
+/// The metadata tables there are (Spark's `ns.t.snapshots`, `ns.t.files`).
+pub use sparkling_sql::table_syntax::METADATA_TABLES;
 
 /// `(namespace, table)` of `ns.t`.
 fn split_name(name: &str) -> Result<(String, String)> {

@@ -8,89 +8,21 @@ use arrow::datatypes::{DataType, Field, Fields, Schema as ArrowSchema, TimeUnit}
 use datafusion::common::{Result, plan_err};
 use iceberg::spec::{Schema, Transform, UnboundPartitionSpec};
 
+pub use sparkling_sql::PartitionTerm;
+
 use super::table::iceberg_error;
 
-/// One term of `PARTITIONED BY (...)`, as Spark writes them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd)]
-pub enum PartitionTerm {
-    /// `col` or `identity(col)`.
-    Identity(String),
-    /// `years(col)`.
-    Year(String),
-    /// `months(col)`.
-    Month(String),
-    /// `days(col)`.
-    Day(String),
-    /// `hours(col)`.
-    Hour(String),
-    /// `bucket(n, col)`.
-    Bucket(u32, String),
-    /// `truncate(width, col)` (or `truncate(col, width)`).
-    Truncate(u32, String),
-}
-
-impl PartitionTerm {
-    /// A term from a transform name and its arguments (column names and numbers).
-    pub fn parse(function: Option<&str>, args: &[String]) -> Result<Self> {
-        let one = |name: &str| match args {
-            [col] => Ok(col.clone()),
-            _ => plan_err!("{name}() takes one column, got {args:?}"),
-        };
-        match function.map(str::to_ascii_lowercase).as_deref() {
-            None | Some("identity") => Ok(Self::Identity(one("identity")?)),
-            Some("years" | "year") => Ok(Self::Year(one("years")?)),
-            Some("months" | "month") => Ok(Self::Month(one("months")?)),
-            Some("days" | "day" | "date") => Ok(Self::Day(one("days")?)),
-            Some("hours" | "hour" | "date_hour") => Ok(Self::Hour(one("hours")?)),
-            Some("bucket") => {
-                let (n, col) = width_and_column("bucket", args)?;
-                Ok(Self::Bucket(n, col))
-            }
-            Some("truncate") => {
-                let (n, col) = width_and_column("truncate", args)?;
-                Ok(Self::Truncate(n, col))
-            }
-            Some(other) => plan_err!(
-                "unknown partition transform {other}(); use years, months, days, hours, bucket or truncate"
-            ),
-        }
-    }
-
-    fn column(&self) -> &str {
-        match self {
-            Self::Identity(c)
-            | Self::Year(c)
-            | Self::Month(c)
-            | Self::Day(c)
-            | Self::Hour(c)
-            | Self::Bucket(_, c)
-            | Self::Truncate(_, c) => c,
-        }
-    }
-
-    /// The transform and the partition field's name (Spark's naming).
-    fn transform(&self) -> (Transform, String) {
-        let c = self.column();
-        match self {
-            Self::Identity(_) => (Transform::Identity, c.to_string()),
-            Self::Year(_) => (Transform::Year, format!("{c}_year")),
-            Self::Month(_) => (Transform::Month, format!("{c}_month")),
-            Self::Day(_) => (Transform::Day, format!("{c}_day")),
-            Self::Hour(_) => (Transform::Hour, format!("{c}_hour")),
-            Self::Bucket(n, _) => (Transform::Bucket(*n), format!("{c}_bucket")),
-            Self::Truncate(w, _) => (Transform::Truncate(*w), format!("{c}_trunc")),
-        }
-    }
-}
-
-fn width_and_column(name: &str, args: &[String]) -> Result<(u32, String)> {
-    match args {
-        [a, b] => match (a.parse::<u32>(), b.parse::<u32>()) {
-            (Ok(n), _) => Ok((n, b.clone())),
-            (Err(_), Ok(n)) => Ok((n, a.clone())),
-            _ => plan_err!("{name}() takes a number and a column, got {a}, {b}"),
-        },
-        _ => plan_err!("{name}() takes a number and a column"),
+/// The transform and the partition field's name (Spark's naming).
+fn transform(term: &PartitionTerm) -> (Transform, String) {
+    let c = term.column();
+    match term {
+        PartitionTerm::Identity(_) => (Transform::Identity, c.to_string()),
+        PartitionTerm::Year(_) => (Transform::Year, format!("{c}_year")),
+        PartitionTerm::Month(_) => (Transform::Month, format!("{c}_month")),
+        PartitionTerm::Day(_) => (Transform::Day, format!("{c}_day")),
+        PartitionTerm::Hour(_) => (Transform::Hour, format!("{c}_hour")),
+        PartitionTerm::Bucket(n, _) => (Transform::Bucket(*n), format!("{c}_bucket")),
+        PartitionTerm::Truncate(w, _) => (Transform::Truncate(*w), format!("{c}_trunc")),
     }
 }
 
@@ -102,7 +34,7 @@ pub fn partition_spec(schema: &Schema, terms: &[PartitionTerm]) -> Result<Unboun
         let Some(field) = schema.field_by_name_case_insensitive(column) else {
             return plan_err!("cannot partition by {column}: the table has no such column");
         };
-        let (transform, name) = term.transform();
+        let (transform, name) = transform(term);
         let result_type = transform.result_type(&field.field_type);
         if let Err(e) = result_type {
             return plan_err!("cannot partition by {term:?}: {e}");
@@ -185,16 +117,15 @@ mod tests {
         let spec = partition_spec(
             &schema,
             &[
-                PartitionTerm::parse(Some("days"), &["ts".into()]).unwrap(),
-                PartitionTerm::parse(Some("bucket"), &["16".into(), "id".into()]).unwrap(),
-                PartitionTerm::parse(None, &["name".into()]).unwrap(),
+                PartitionTerm::Day("ts".into()),
+                PartitionTerm::Bucket(16, "id".into()),
+                PartitionTerm::Identity("name".into()),
             ],
         )
         .unwrap();
         let names: Vec<_> = spec.fields().iter().map(|f| f.name.clone()).collect();
         assert_eq!(names, ["ts_day", "id_bucket", "name"]);
         assert!(partition_spec(&schema, &[PartitionTerm::Identity("nope".into())]).is_err());
-        assert!(PartitionTerm::parse(Some("weeks"), &["ts".into()]).is_err());
         // days() of a string is not a valid partition.
         assert!(partition_spec(&schema, &[PartitionTerm::Day("name".into())]).is_err());
     }

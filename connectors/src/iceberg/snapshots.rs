@@ -80,7 +80,11 @@ async fn live_files_of_manifest(
     static CACHE: LazyLock<Mutex<HashMap<String, Arc<Vec<DataFile>>>>> =
         LazyLock::new(Default::default);
     let path = &manifest.manifest_path;
-    if let Some(files) = CACHE.lock().expect("manifest cache").get(path) {
+    if let Some(files) = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(path)
+    {
         return Ok(Arc::clone(files));
     }
     let loaded = manifest.load_manifest(table.file_io()).await?;
@@ -92,7 +96,9 @@ async fn live_files_of_manifest(
             .map(|e| e.data_file().clone())
             .collect::<Vec<_>>(),
     );
-    let mut cache = CACHE.lock().expect("manifest cache");
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if cache.len() >= MANIFEST_CACHE_ENTRIES {
         cache.clear();
     }

@@ -322,15 +322,14 @@ fn file_groups(tasks: &[ScanFile], n: usize) -> Result<(ObjectStoreUrl, Vec<File
         files.push((task.size, file));
     }
     files.sort_by_key(|f| std::cmp::Reverse(f.0));
-    let n = n.min(files.len());
+    // At least one group when there are files, so every file lands in one.
+    let n = n.max(1).min(files.len());
     let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, Vec::new())).collect();
     for (size, file) in files {
-        let lightest = groups
-            .iter_mut()
-            .min_by_key(|(total, _)| *total)
-            .expect("at least one group");
-        lightest.0 += size;
-        lightest.1.push(file);
+        if let Some(lightest) = groups.iter_mut().min_by_key(|(total, _)| *total) {
+            lightest.0 += size;
+            lightest.1.push(file);
+        }
     }
     Ok((
         store_url.unwrap_or_else(ObjectStoreUrl::local_filesystem),

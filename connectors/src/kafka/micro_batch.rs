@@ -18,6 +18,10 @@ pub struct SourceOffsets(pub BTreeMap<String, BTreeMap<i32, i64>>);
 
 impl SourceOffsets {
     /// Spark's JSON form: `{"topic":{"0":42}}`.
+    #[allow(
+        clippy::expect_used,
+        reason = "a map of strings to maps of strings to numbers always serializes"
+    )]
     pub fn to_json(&self) -> String {
         let map: BTreeMap<&str, BTreeMap<String, i64>> = self
             .0

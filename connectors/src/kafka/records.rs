@@ -94,6 +94,10 @@ impl RecordsBuilder {
     }
 
     /// Adds one record.
+    #[allow(
+        clippy::expect_used,
+        reason = "the header entries' builders are made in `new` as a string and a binary builder"
+    )]
     pub fn append<M: Message>(&mut self, m: &M) {
         self.key.append_option(m.key());
         self.value.append_option(m.payload());

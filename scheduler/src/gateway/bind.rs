@@ -15,7 +15,7 @@ use datafusion::catalog::view::ViewTable;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::datasource::{MemTable, provider_as_source, source_as_provider};
 use datafusion::logical_expr::{LogicalPlan, TableScan};
-use sparkling_connectors::{RemoteSource, RemoteTable};
+use sparkling_plan::{RemoteSource, RemoteTable};
 
 use super::arrow::ipc_to_batches;
 use super::plan;

@@ -10,13 +10,10 @@ mod analyze;
 pub mod arrow;
 pub mod bind;
 pub mod execute;
-pub(crate) mod named_args;
 mod operation;
 pub mod plan;
 mod responder;
 pub mod service;
-pub mod sql_tokens;
-pub mod stream_syntax;
 mod streams;
 
 pub use service::Gateway;

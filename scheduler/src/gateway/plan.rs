@@ -10,7 +10,7 @@ use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions};
 use datafusion_proto::bytes::logical_plan_from_bytes_with_extension_codec;
-use sparkling_connectors::SparklingLogicalCodec;
+use sparkling_plan::SparklingLogicalCodec;
 use sparkling_proto::extension::LOGICAL_PLAN_TYPE_URL;
 use sparkling_proto::spark::{Relation, read, relation};
 
@@ -150,17 +150,8 @@ pub async fn plan_sql_in(
     lakehouse: bool,
     query: &str,
 ) -> Result<LogicalPlan, GatewayError> {
-    let named = super::named_args::rewrite(query);
-    let query = named.as_deref().unwrap_or(query);
-    let streamed = super::stream_syntax::rewrite(query)?;
-    let query = streamed.as_deref().unwrap_or(query);
-    let rewritten = if lakehouse {
-        crate::lakehouse::rewrite::rewrite(query)
-    } else {
-        None
-    };
-    let query = rewritten.as_deref().unwrap_or(query);
-    Ok(state.create_logical_plan(query).await?)
+    let query = sparkling_sql::rewrite::rewrite(query, lakehouse)?;
+    Ok(state.create_logical_plan(&query).await?)
 }
 
 /// Plans one SQL statement; in [`Mode::Execute`] DDL runs now.
@@ -171,11 +162,11 @@ pub async fn sql_plan(
 ) -> Result<LogicalPlan, GatewayError> {
     // Spark's DDL for Iceberg tables, which DataFusion does not parse.
     if session.iceberg.is_some()
-        && let Some(statement) = crate::lakehouse::ddl::parse(query)?
+        && let Some(statement) = sparkling_sql::ddl::parse(query)?
     {
         return Ok(crate::lakehouse::commands::LakehouseCommand::plan(
             statement, query,
-        ));
+        )?);
     }
     let plan = plan_sql(session, query).await?;
     if mode == Mode::Analyze {
@@ -279,6 +270,9 @@ async fn require_files(
     }
 }
 
+/// A DataFrame over files: `format` is `parquet`, `csv` or `json`; `options` are
+/// Spark's reader options (`header`, `delimiter`/`sep`, `fileExtension`); `schema`
+/// replaces inference.
 pub async fn read_files(
     session: &Session,
     format: &str,
@@ -359,10 +353,10 @@ fn relation_name(rel: &relation::RelType) -> String {
 /// (`days(ts)`, `bucket(16, id)`, ...) over a column.
 pub fn partition_term(
     expr: &sparkling_proto::spark::Expression,
-) -> Result<sparkling_connectors::iceberg::schema::PartitionTerm, GatewayError> {
-    use sparkling_connectors::iceberg::schema::PartitionTerm;
+) -> Result<sparkling_sql::PartitionTerm, GatewayError> {
     use sparkling_proto::spark::expression::ExprType;
     use sparkling_proto::spark::expression::literal::LiteralType;
+    use sparkling_sql::PartitionTerm;
     let argument = |e: &sparkling_proto::spark::Expression| match &e.expr_type {
         Some(ExprType::UnresolvedAttribute(a)) => Ok(a.unparsed_identifier.clone()),
         Some(ExprType::Literal(l)) => match &l.literal_type {
@@ -395,5 +389,5 @@ pub fn partition_term(
             )));
         }
     };
-    term.map_err(|e| GatewayError::InvalidInput(e.strip_backtrace()))
+    Ok(term?)
 }

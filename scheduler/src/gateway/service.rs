@@ -36,11 +36,6 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// A gateway submitting work to `cluster`, keeping nothing across restarts.
-    pub fn new(cluster: Cluster) -> Self {
-        Self::with_catalog(cluster, None, None).expect("no state directory to create")
-    }
-
     /// A gateway whose `spark_catalog` is backed by an Iceberg REST catalog, keeping
     /// its streaming queries under `state_dir`.
     pub fn with_catalog(
@@ -48,7 +43,7 @@ impl Gateway {
         iceberg: Option<sparkling_connectors::iceberg::IcebergCatalog>,
         state_dir: Option<&std::path::Path>,
     ) -> Result<Self, crate::GatewayError> {
-        let sessions = Arc::new(SessionManager::new(iceberg.clone()));
+        let sessions = Arc::new(SessionManager::new(iceberg.clone())?);
         let streams =
             StreamingManager::new(cluster.clone(), Arc::clone(&sessions), iceberg, state_dir)?;
         Ok(Self {

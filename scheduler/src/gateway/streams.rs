@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use sparkling_connectors::iceberg::schema::PartitionTerm;
 use sparkling_proto::spark::streaming_query_command::Command as QueryCommand;
 use sparkling_proto::spark::streaming_query_command_result::{
     AwaitTerminationResult, ExceptionResult, RecentProgressResult, ResultType as QueryResult,
@@ -27,6 +26,7 @@ use sparkling_proto::spark::{
     StreamingQueryManagerCommand, StreamingQueryManagerCommandResult, WriteStreamOperationStart,
     WriteStreamOperationStartResult, execute_plan_response, relation,
 };
+use sparkling_sql::PartitionTerm;
 use tokio::sync::watch;
 
 use super::Gateway;
@@ -177,8 +177,7 @@ impl Gateway {
                 .partitioning_column_names
                 .iter()
                 .map(|c| {
-                    PartitionTerm::parse(None, std::slice::from_ref(c))
-                        .map_err(|e| GatewayError::InvalidInput(e.to_string()))
+                    PartitionTerm::parse(None, std::slice::from_ref(c)).map_err(GatewayError::from)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             create_target(
@@ -260,20 +259,24 @@ impl Gateway {
             }
             Some(QueryCommand::LastProgress(_)) => {
                 QueryResult::RecentProgress(RecentProgressResult {
-                    recent_progress_json: handle
-                        .last_progress()
-                        .map(|p| p.json())
-                        .into_iter()
-                        .collect(),
+                    recent_progress_json: match handle.last_progress().map(|p| p.json()).transpose()
+                    {
+                        Ok(json) => json.into_iter().collect(),
+                        Err(e) => return Ok(Err(progress_error(e))),
+                    },
                 })
             }
             Some(QueryCommand::RecentProgress(_)) => {
                 QueryResult::RecentProgress(RecentProgressResult {
-                    recent_progress_json: handle
+                    recent_progress_json: match handle
                         .recent_progress()
                         .iter()
                         .map(|p| p.json())
-                        .collect(),
+                        .collect()
+                    {
+                        Ok(json) => json,
+                        Err(e) => return Ok(Err(progress_error(e))),
+                    },
                 })
             }
             Some(QueryCommand::Stop(_)) => {
@@ -402,4 +405,9 @@ impl Gateway {
         .await?;
         Ok(Ok(()))
     }
+}
+
+/// A progress report that did not serialize.
+fn progress_error(e: serde_json::Error) -> GatewayError {
+    GatewayError::Internal(format!("writing a progress report as JSON: {e}"))
 }

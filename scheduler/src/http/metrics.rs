@@ -13,6 +13,7 @@ use axum::routing::get;
 
 use super::HttpState;
 use crate::cluster::ExecutorInfo;
+use crate::streaming::StreamingQueryState;
 use crate::submissions::DriverState;
 
 /// The metrics route.
@@ -153,22 +154,15 @@ async fn metrics(State(state): State<HttpState>) -> Response {
     );
 
     let jobs = state.submissions.list();
-    let by_state: Vec<_> = [
-        DriverState::Submitted,
-        DriverState::Running,
-        DriverState::Finished,
-        DriverState::Failed,
-        DriverState::Killed,
-        DriverState::Error,
-    ]
-    .iter()
-    .map(|s| {
-        (
-            format!("state=\"{}\"", s.as_str()),
-            jobs.iter().filter(|j| j.state == *s).count() as f64,
-        )
-    })
-    .collect();
+    let by_state: Vec<_> = DriverState::ALL
+        .iter()
+        .map(|s| {
+            (
+                format!("state=\"{}\"", s.as_str()),
+                jobs.iter().filter(|j| j.state == *s).count() as f64,
+            )
+        })
+        .collect();
     family(
         &mut out,
         "sparkling_submissions",
@@ -178,7 +172,7 @@ async fn metrics(State(state): State<HttpState>) -> Response {
     );
 
     let queries = state.gateway.streams().list();
-    let by_state: Vec<_> = ["ACTIVE", "STOPPED", "FINISHED", "FAILED"]
+    let by_state: Vec<_> = StreamingQueryState::ALL
         .iter()
         .map(|s| {
             (
@@ -195,7 +189,10 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         &by_state,
     );
     let mut last = Vec::new();
-    for query in queries.iter().filter(|q| q.state == "ACTIVE") {
+    for query in queries
+        .iter()
+        .filter(|q| q.state == StreamingQueryState::Active)
+    {
         let Some(progress) = query.handle.as_ref().and_then(|h| h.last_progress()) else {
             continue;
         };

@@ -83,7 +83,7 @@ async fn require_token(
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(sparkling_auth::bearer)
         .map(str::to_string);
     let cookie = headers
         .get_all(axum::http::header::COOKIE)
@@ -100,10 +100,7 @@ async fn require_token(
             .find_map(|kv| kv.strip_prefix("token="))
             .map(percent_decode)
     });
-    let valid = |p: &Option<String>| {
-        p.as_ref()
-            .is_some_and(|p| crate::constant_time_eq(p.as_bytes(), token.as_bytes()))
-    };
+    let valid = |p: &Option<String>| sparkling_auth::check(Some(&token), p.as_deref()).is_ok();
     if valid(&bearer) || valid(&cookie) {
         return next.run(request).await;
     }

@@ -28,10 +28,11 @@ use sparkling_connectors::iceberg::schema::{PartitionTerm, iceberg_schema, parti
 use sparkling_connectors::iceberg::{IcebergCatalog, IcebergTable};
 use tokio::sync::watch;
 
-use super::ddl::{CreateTable, Statement};
 use crate::cluster::Cluster;
 use crate::error::GatewayError;
-use crate::session::{DEFAULT_CATALOG, DEFAULT_SCHEMA, Operation, Session};
+use crate::session::{DEFAULT_CATALOG, Operation, Session};
+use sparkling_sql::ddl::{CreateTable, Statement};
+use sparkling_sql::names::{namespace_name, quote_ident, table_name_parts};
 
 /// A lakehouse statement as a logical plan node.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,21 +52,19 @@ impl PartialOrd for LakehouseCommand {
 
 impl LakehouseCommand {
     /// The statement as a plan.
-    pub fn plan(statement: Statement, sql: &str) -> LogicalPlan {
+    pub fn plan(statement: Statement, sql: &str) -> datafusion::common::Result<LogicalPlan> {
         let schema = match statement {
             Statement::ShowNamespaces => show_namespaces_schema(),
             _ => Arc::new(ArrowSchema::empty()),
         };
-        let schema = Arc::new(
-            DFSchema::try_from(schema.as_ref().clone()).expect("a schema without qualifiers"),
-        );
-        LogicalPlan::Extension(Extension {
+        let schema = Arc::new(DFSchema::try_from(schema.as_ref().clone())?);
+        Ok(LogicalPlan::Extension(Extension {
             node: Arc::new(Self {
                 statement,
                 sql: sql.to_string(),
                 schema,
             }),
-        })
+        }))
     }
 
     /// The statement DataFusion runs when this one is not about an Iceberg table
@@ -78,7 +77,7 @@ impl LakehouseCommand {
                 "DROP TABLE {}{}",
                 if *if_exists { "IF EXISTS " } else { "" },
                 name.iter()
-                    .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
+                    .map(|p| quote_ident(p))
                     .collect::<Vec<_>>()
                     .join(".")
             ),
@@ -131,33 +130,6 @@ fn show_namespaces_schema() -> Arc<ArrowSchema> {
         DataType::Utf8,
         false,
     )]))
-}
-
-/// `(namespace, table)` of a table name: `t`, `ns.t` or `spark_catalog.ns.t`.
-pub fn table_name_parts(parts: &[String]) -> Result<(String, String), GatewayError> {
-    match parts {
-        [t] => Ok((DEFAULT_SCHEMA.to_string(), t.clone())),
-        [ns, t] => Ok((ns.clone(), t.clone())),
-        [c, ns, t] if c == DEFAULT_CATALOG => Ok((ns.clone(), t.clone())),
-        [c, _, _] => Err(GatewayError::InvalidInput(format!(
-            "unknown catalog {c}: tables live in {DEFAULT_CATALOG}"
-        ))),
-        _ => Err(GatewayError::InvalidInput(format!(
-            "invalid table name {}",
-            parts.join(".")
-        ))),
-    }
-}
-
-fn namespace_name(parts: &[String]) -> Result<String, GatewayError> {
-    match parts {
-        [c, ns] if c == DEFAULT_CATALOG => Ok(ns.clone()),
-        [ns] => Ok(ns.clone()),
-        _ => Err(GatewayError::InvalidInput(format!(
-            "invalid namespace name {}",
-            parts.join(".")
-        ))),
-    }
 }
 
 fn catalog_error(e: iceberg::Error) -> GatewayError {

@@ -4,8 +4,6 @@
 //! metadata table syntax ([`rewrite`]).
 
 pub mod commands;
-pub mod ddl;
 pub mod insert;
-pub mod rewrite;
 
 pub use insert::{Append, JOB_ID_PROPERTY, WRITE_ID_PROPERTY, append, insert, insert_target};

@@ -17,17 +17,17 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use serde::{Deserialize, Serialize};
-use sparkling_connectors::iceberg::schema::PartitionTerm;
+use sparkling_sql::PartitionTerm;
 
-use super::spec::{PipelineBundle, PipelineSpec, substitute};
 use crate::error::GatewayError;
 use crate::expectations::{Expectation, OnViolation};
-use crate::gateway::stream_syntax;
-use crate::lakehouse::ddl::{self, CreateTable, Statement};
 use crate::lineage::DatasetName;
 use crate::session::DEFAULT_CATALOG;
 use crate::streaming::TableName;
-use crate::submissions::script;
+use sparkling_sql::ddl::{self, CreateTable, Statement};
+use sparkling_sql::pipeline_spec::{PipelineBundle, PipelineSpec, substitute};
+use sparkling_sql::script;
+use sparkling_sql::stream_syntax;
 
 /// What a dataset is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,7 +105,7 @@ impl PipelineGraph {
             let sql = substitute(&file.content, &values, &file.path)?;
             let statements = match script::split(&sql) {
                 Ok(statements) => statements,
-                Err(e) if sql.trim().is_empty() || e.to_string().contains("no statements") => {
+                Err(sparkling_sql::SqlError::NoStatements) => {
                     continue;
                 }
                 Err(e) => return Err(GatewayError::InvalidInput(format!("{}: {e}", file.path))),
@@ -129,7 +129,7 @@ impl PipelineGraph {
                         return Err(GatewayError::InvalidInput(format!(
                             "{at}: a pipeline's SQL defines datasets (CREATE STREAMING TABLE, \
                              CREATE MATERIALIZED VIEW) and SET settings; this is neither: {}",
-                            first_line(&statement.text)
+                            sparkling_sql::script::first_line(&statement.text, 80)
                         )));
                     }
                 };
@@ -160,15 +160,6 @@ impl PipelineGraph {
     /// The dataset named `name`.
     pub fn dataset(&self, name: &TableName) -> Option<&Dataset> {
         self.datasets.iter().find(|d| &d.name == name)
-    }
-}
-
-fn first_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    if line.len() > 80 {
-        format!("{}...", &line[..line.floor_char_boundary(80)])
-    } else {
-        line.to_string()
     }
 }
 
@@ -288,8 +279,10 @@ pub fn expectations(list: &str) -> Result<Vec<Expectation>, String> {
             }
             _ => {}
         }
-        if !matches!(token, Token::Whitespace(_)) || !items.last().is_some_and(Vec::is_empty) {
-            items.last_mut().expect("one item").push(token);
+        if let Some(item) = items.last_mut()
+            && (!matches!(token, Token::Whitespace(_)) || !item.is_empty())
+        {
+            item.push(token);
         }
     }
     let mut out = Vec::new();
@@ -324,10 +317,9 @@ pub fn expectations(list: &str) -> Result<Vec<Expectation>, String> {
             ));
         }
         // The condition: the tokens inside the parentheses after EXPECT.
-        let open = item
-            .iter()
-            .position(|t| t == significant[3])
-            .expect("found above");
+        let Some(open) = item.iter().position(|t| t == significant[3]) else {
+            return Err(format!("{}: EXPECT needs a condition", text.trim()));
+        };
         let mut depth = 0usize;
         let mut close = None;
         for (i, t) in item.iter().enumerate().skip(open) {
@@ -398,11 +390,7 @@ pub struct QualifiedQuery {
 /// `query` (one statement) with `STREAM(...)` in the engine's form and every table
 /// name qualified (unqualified ones in `namespace`), and what it reads.
 pub fn qualify_query(query: &str, namespace: &str) -> Result<QualifiedQuery, String> {
-    let named = crate::gateway::named_args::rewrite(query);
-    let query = named.as_deref().unwrap_or(query);
-    let rewritten = stream_syntax::rewrite(query)
-        .map_err(|e| e.to_string())?
-        .unwrap_or_else(|| query.to_string());
+    let rewritten = sparkling_sql::rewrite::rewrite(query, false).map_err(|e| e.to_string())?;
     let mut statements = Parser::parse_sql(&GenericDialect {}, &rewritten)
         .map_err(|e| format!("the query does not parse: {e}"))?;
     if statements.len() != 1 {
@@ -659,16 +647,14 @@ fn order(datasets: Vec<Dataset>) -> Result<Vec<Dataset>, GatewayError> {
         }
     }
     let mut slots: Vec<Option<Dataset>> = datasets.into_iter().map(Some).collect();
-    Ok(out
-        .into_iter()
-        .map(|i| slots[i].take().expect("each dataset once"))
-        .collect())
+    // `out` holds each index once, so every slot is taken once.
+    Ok(out.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipelines::spec::BundledFile;
+    use sparkling_sql::pipeline_spec::BundledFile;
 
     fn bundle(files: &[(&str, &str)]) -> PipelineBundle {
         PipelineBundle {

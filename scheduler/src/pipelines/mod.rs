@@ -16,7 +16,6 @@
 //! [`crate::submissions`], which records a [`PipelineRun`].
 
 pub mod graph;
-pub mod spec;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -69,6 +68,22 @@ pub struct PipelineRun {
     pub datasets: Vec<DatasetRun>,
 }
 
+crate::state_enum! {
+    /// Where one dataset of a pipeline stands in the current update.
+    pub enum DatasetState {
+        /// Not updated yet.
+        Pending => "PENDING",
+        /// Updating (a continuous stream stays here).
+        Running => "RUNNING",
+        /// Updated.
+        Completed => "COMPLETED",
+        /// Its update failed.
+        Failed => "FAILED",
+        /// Not updated because an input failed.
+        Skipped => "SKIPPED",
+    }
+}
+
 /// Where one dataset stands in the current update.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -81,8 +96,8 @@ pub struct DatasetRun {
     pub inputs: Vec<Input>,
     /// Where it is defined.
     pub defined_at: String,
-    /// `PENDING`, `RUNNING`, `COMPLETED`, `FAILED` or `SKIPPED` (an input failed).
-    pub state: String,
+    /// Where it stands.
+    pub state: DatasetState,
     /// Rows written by the last update.
     pub rows_written: Option<u64>,
     /// Expectation counts of the last update.
@@ -111,7 +126,7 @@ impl PipelineRun {
                     kind: d.kind,
                     inputs: d.inputs.clone(),
                     defined_at: d.defined_at.clone(),
-                    state: "PENDING".into(),
+                    state: DatasetState::Pending,
                     rows_written: None,
                     expectations: Vec::new(),
                     duration_ms: None,
@@ -263,13 +278,13 @@ impl Update<'_> {
                 continue;
             }
             if dataset.inputs.iter().any(|i| failed.contains(&i.table)) {
-                run.state = "SKIPPED".into();
+                run.state = DatasetState::Skipped;
                 run.error = Some("an input failed".into());
                 failed.push(dataset.name.clone());
                 (self.report)(Change::Dataset(run.clone()));
                 continue;
             }
-            run.state = "RUNNING".into();
+            run.state = DatasetState::Running;
             run.error = None;
             (self.report)(Change::Dataset(run.clone()));
             let run_id = crate::lineage::run_id(&format!(
@@ -290,14 +305,14 @@ impl Update<'_> {
                 Ok((rows, counts)) => {
                     run.state =
                         if dataset.kind == DatasetKind::StreamingTable && self.options.continuous {
-                            "RUNNING".into()
+                            DatasetState::Running
                         } else {
-                            "COMPLETED".into()
+                            DatasetState::Completed
                         };
                     run.rows_written = rows;
                     run.expectations = counts;
                     // A continuous stream goes on: its run has only started.
-                    if run.state == "COMPLETED" {
+                    if run.state == DatasetState::Completed {
                         self.dataset_event(dataset, &run_id, EventType::Complete, rows, None);
                     }
                 }
@@ -309,14 +324,14 @@ impl Update<'_> {
                     };
                     self.dataset_event(dataset, &run_id, event, None, Some(e.to_string()));
                     let message = format!("dataset {} failed: {e}", dataset.name);
-                    run.state = "FAILED".into();
+                    run.state = DatasetState::Failed;
                     run.error = Some(e.to_string());
                     failed.push(dataset.name.clone());
                     first_error.get_or_insert(message);
                 }
             }
             (self.report)(Change::Dataset(run.clone()));
-            if matches!(run.state.as_str(), "FAILED") && *self.killed.borrow() {
+            if run.state == DatasetState::Failed && *self.killed.borrow() {
                 return Err(GatewayError::Cancelled("the pipeline was killed".into()));
             }
         }
@@ -367,7 +382,7 @@ impl Update<'_> {
                 }
                 let id = crate::streaming::definition::query_id(&dataset.name, &dataset.name.name);
                 if let Some(info) = self.gateway.streams().info(&id)
-                    && info.state == "FAILED"
+                    && info.state == crate::streaming::StreamingQueryState::Failed
                 {
                     return Err(GatewayError::JobFailed(format!(
                         "dataset {} failed: its stream failed: {}",

@@ -27,9 +27,9 @@ use sparkling_connectors::stream_source::{
 use super::graph::{DatasetKind, PipelineGraph};
 use crate::error::GatewayError;
 use crate::gateway::plan::plan_sql_in;
-use crate::gateway::stream_syntax::TABLE_FUNCTION;
 use crate::session::{DEFAULT_CATALOG, DEFAULT_SCHEMA, Session};
 use crate::streaming::TableName;
+use sparkling_sql::stream_syntax::TABLE_FUNCTION;
 
 /// The columns each dataset will have.
 pub type PlannedSchemas = HashMap<TableName, SchemaRef>;

@@ -169,6 +169,24 @@ pub fn query_id(target: &TableName, name: &str) -> String {
     crate::stable_uuid(&format!("sparkling-stream\n{target}\n{name}"))
 }
 
+crate::state_enum! {
+    /// Where a streaming query stands, as listings (`SHOW STREAMS`, the JSON API, the
+    /// UI) name it.
+    pub enum StreamingQueryState {
+        /// Running (or to be resumed when the scheduler starts).
+        Active => "ACTIVE",
+        /// Stopped on request. State files of early versions wrote `stopped`.
+        #[serde(alias = "stopped")]
+        Stopped => "STOPPED",
+        /// A bounded trigger read everything, or the source ended.
+        #[serde(alias = "finished")]
+        Finished => "FINISHED",
+        /// It cannot go on.
+        #[serde(alias = "failed")]
+        Failed => "FAILED",
+    }
+}
+
 /// Whether the scheduler should keep a query running.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "camelCase")]
@@ -177,8 +195,8 @@ pub enum Desired {
     Active,
     /// It was stopped, finished or failed; leave it.
     Inactive {
-        /// How it ended: `STOPPED`, `FINISHED` or `FAILED` (`End::state`).
-        ended: String,
+        /// How it ended: stopped, finished or failed (`End::state`).
+        ended: StreamingQueryState,
         /// Why it failed.
         error: Option<String>,
     },

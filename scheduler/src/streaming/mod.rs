@@ -26,7 +26,7 @@ use crate::cluster::Cluster;
 use crate::error::GatewayError;
 use crate::session::SessionManager;
 use definition::{Desired, QueryStore, StoredQuery, load_queries, query_store};
-pub use definition::{QueryDefinition, TableName, Trigger};
+pub use definition::{QueryDefinition, StreamingQueryState, TableName, Trigger};
 pub use query::{End, QueryHandle};
 
 /// How long a stopping scheduler waits for its queries' batches to wind down.
@@ -37,8 +37,8 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 pub struct QueryInfo {
     /// Definition.
     pub definition: QueryDefinition,
-    /// `ACTIVE`, `STOPPED`, `FINISHED` or `FAILED`.
-    pub state: String,
+    /// Where it stands.
+    pub state: StreamingQueryState,
     /// The error of a failed query.
     pub error: Option<String>,
     /// The handle, when the query ran in this scheduler's lifetime.
@@ -47,7 +47,7 @@ pub struct QueryInfo {
 
 fn stored_info(stored: StoredQuery) -> QueryInfo {
     let (state, error) = match stored.desired {
-        Desired::Active => ("ACTIVE".to_string(), None),
+        Desired::Active => (StreamingQueryState::Active, None),
         Desired::Inactive { ended, error } => (ended, error),
     };
     QueryInfo {
@@ -61,7 +61,7 @@ fn stored_info(stored: StoredQuery) -> QueryInfo {
 fn running_info(handle: Arc<QueryHandle>) -> QueryInfo {
     QueryInfo {
         definition: handle.definition.clone(),
-        state: handle.state().to_string(),
+        state: handle.state(),
         error: handle.exception(),
         handle: Some(handle),
     }
@@ -191,7 +191,7 @@ impl StreamingManager {
                 let stored = StoredQuery {
                     definition: def.clone(),
                     desired: Desired::Inactive {
-                        ended: end.state().to_string(),
+                        ended: end.state(),
                         error: match &end {
                             End::Failed(e) => Some(e.clone()),
                             _ => None,

@@ -112,8 +112,8 @@ pub struct QueryProgress {
 
 impl QueryProgress {
     /// Spark's JSON form.
-    pub fn json(&self) -> String {
-        serde_json::to_string(self).expect("progress serializes")
+    pub fn json(&self) -> serde_json::Result<String> {
+        serde_json::to_string(self)
     }
 }
 

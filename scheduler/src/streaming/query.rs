@@ -18,7 +18,7 @@ use super::batch::{
     BatchIdentity, CORRUPT_RECORD_COLUMN, bind_batch, conform, last_batch, not_yet_committed,
     split_dead_letters, stream_source, table_reference,
 };
-use super::definition::{QueryDefinition, TableName, Trigger};
+use super::definition::{QueryDefinition, StreamingQueryState, TableName, Trigger};
 use super::progress::{
     Durations, QueryProgress, QueryStatus, RecentProgress, SinkProgress, SourceProgress, rate,
 };
@@ -49,11 +49,11 @@ pub enum End {
 
 impl End {
     /// How listings name a query that ended this way.
-    pub fn state(&self) -> &'static str {
+    pub fn state(&self) -> StreamingQueryState {
         match self {
-            Self::Stopped => "STOPPED",
-            Self::Finished => "FINISHED",
-            Self::Failed(_) => "FAILED",
+            Self::Stopped => StreamingQueryState::Stopped,
+            Self::Finished => StreamingQueryState::Finished,
+            Self::Failed(_) => StreamingQueryState::Failed,
         }
     }
 }
@@ -111,9 +111,10 @@ impl QueryHandle {
         self.shared.lock().end.clone()
     }
 
-    /// `ACTIVE`, or how it ended ([`End::state`]).
-    pub fn state(&self) -> &'static str {
-        self.end().map_or("ACTIVE", |e| e.state())
+    /// Active, or how it ended ([`End::state`]).
+    pub fn state(&self) -> StreamingQueryState {
+        self.end()
+            .map_or(StreamingQueryState::Active, |e| e.state())
     }
 
     /// The error it failed with, if it did.
@@ -503,6 +504,7 @@ async fn run_batch(
         .await?
     {
         dead_letters = n;
+        #[cfg(feature = "fault-injection")]
         exit_if_told(batch_id);
     }
     Ok(
@@ -521,9 +523,11 @@ async fn run_batch(
     )
 }
 
-/// Fault injection for the tests: with `SPARKLING_FAULT_EXIT_AFTER_DEAD_LETTERS=N`
-/// the scheduler process dies right after committing batch N's dead letters, before
-/// the target's commit (the window a crash can hit).
+/// Fault injection for the tests (only in builds with the `fault-injection` feature):
+/// with `SPARKLING_FAULT_EXIT_AFTER_DEAD_LETTERS=N` the scheduler process dies right
+/// after committing batch N's dead letters, before the target's commit (the window a
+/// crash can hit).
+#[cfg(feature = "fault-injection")]
 fn exit_if_told(batch_id: i64) {
     let told = std::env::var("SPARKLING_FAULT_EXIT_AFTER_DEAD_LETTERS")
         .ok()

@@ -14,7 +14,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use sparkling_connectors::iceberg::IcebergCatalog;
-use sparkling_connectors::iceberg::schema::PartitionTerm;
+use sparkling_sql::PartitionTerm;
 use tokio::sync::watch;
 
 use super::batch::{CORRUPT_RECORD_COLUMN, stream_source};
@@ -24,9 +24,10 @@ use super::definition::{
 use super::{End, QueryHandle, StreamingManager};
 use crate::error::GatewayError;
 use crate::gateway::plan::{is_command, plan_sql};
-use crate::lakehouse::commands::{TableDefinition, require_namespace, table_name_parts};
-use crate::lakehouse::ddl::{CreateTable, Statement};
+use crate::lakehouse::commands::{TableDefinition, require_namespace};
 use crate::session::Session;
+use sparkling_sql::ddl::{CreateTable, Statement};
+use sparkling_sql::names::table_name_parts;
 
 /// Whether the streaming manager runs `statement`.
 pub fn is_streaming(statement: &Statement) -> bool {
@@ -297,11 +298,10 @@ async fn start_and_wait(
 }
 
 fn one_batch(schema: Arc<Schema>, columns: Vec<ArrayRef>) -> SendableRecordBatchStream {
-    let batch =
-        RecordBatch::try_new(Arc::clone(&schema), columns).expect("columns match their schema");
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(Into::into);
     Box::pin(RecordBatchStreamAdapter::new(
         schema,
-        futures::stream::iter([Ok(batch)]),
+        futures::stream::iter([batch]),
     ))
 }
 
@@ -322,7 +322,7 @@ fn started_result(handle: &QueryHandle) -> SendableRecordBatchStream {
             Arc::new(StringArray::from(vec![def.name.clone()])),
             Arc::new(StringArray::from(vec![def.target.to_string()])),
             Arc::new(StringArray::from(vec![def.trigger.to_string()])),
-            Arc::new(StringArray::from(vec![handle.state()])),
+            Arc::new(StringArray::from(vec![handle.state().as_str()])),
             Arc::new(Int64Array::from(vec![handle.last_batch()])),
         ],
     )

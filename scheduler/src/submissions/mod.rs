@@ -11,8 +11,6 @@
 //! that was in the middle of a statement is marked failed, saying which statement;
 //! a pipeline's update runs again (its streams go on from their checkpoints).
 
-pub mod script;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -28,30 +26,31 @@ use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::lineage::{self, DatasetName, EventType, Lineage, RunEvent};
 use crate::pipelines::graph::PipelineGraph;
-use crate::pipelines::spec::PipelineBundle;
-use crate::pipelines::{self, Change, PipelineLineage, PipelineRun, UpdateOptions};
+use crate::pipelines::{self, Change, DatasetState, PipelineLineage, PipelineRun, UpdateOptions};
 use crate::session::Session;
 use crate::state_store::JsonStore;
+use crate::streaming::StreamingQueryState;
+use sparkling_sql::pipeline_spec::PipelineBundle;
 
 /// How long a killed statement may take to wind down before the job is marked killed.
 const KILL_WAIT: Duration = Duration::from_secs(60);
 
-/// Spark's driver states, as the REST server reports them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DriverState {
-    /// Accepted, not started yet.
-    Submitted,
-    /// Running statements, or waiting on the streaming queries it started.
-    Running,
-    /// Every statement ran and every streaming query it started ended well.
-    Finished,
-    /// A statement or a streaming query failed.
-    Failed,
-    /// Killed on request.
-    Killed,
-    /// The scheduler could not run it.
-    Error,
+crate::state_enum! {
+    /// Spark's driver states, as the REST server reports them.
+    pub enum DriverState {
+        /// Accepted, not started yet.
+        Submitted => "SUBMITTED",
+        /// Running statements, or waiting on the streaming queries it started.
+        Running => "RUNNING",
+        /// Every statement ran and every streaming query it started ended well.
+        Finished => "FINISHED",
+        /// A statement or a streaming query failed.
+        Failed => "FAILED",
+        /// Killed on request.
+        Killed => "KILLED",
+        /// The scheduler could not run it.
+        Error => "ERROR",
+    }
 }
 
 impl DriverState {
@@ -59,17 +58,21 @@ impl DriverState {
     pub fn is_final(self) -> bool {
         !matches!(self, Self::Submitted | Self::Running)
     }
+}
 
-    /// The state's name (`RUNNING`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Submitted => "SUBMITTED",
-            Self::Running => "RUNNING",
-            Self::Finished => "FINISHED",
-            Self::Failed => "FAILED",
-            Self::Killed => "KILLED",
-            Self::Error => "ERROR",
-        }
+crate::state_enum! {
+    /// Where one statement of a submitted job stands.
+    pub enum StatementState {
+        /// Not run yet.
+        Pending => "PENDING",
+        /// Running now.
+        Running => "RUNNING",
+        /// Ran to the end.
+        Finished => "FINISHED",
+        /// Failed (or was running when the scheduler stopped).
+        Failed => "FAILED",
+        /// Killed with its job.
+        Killed => "KILLED",
     }
 }
 
@@ -81,8 +84,8 @@ pub struct StatementRun {
     pub line: u64,
     /// Its text.
     pub text: String,
-    /// `PENDING`, `RUNNING`, `FINISHED`, `FAILED` or `KILLED`.
-    pub state: String,
+    /// Where it stands.
+    pub state: StatementState,
     /// Rows of its result.
     pub rows: Option<u64>,
     /// How long it ran.
@@ -241,9 +244,12 @@ impl SubmissionManager {
             let next = job
                 .statements
                 .iter()
-                .position(|s| s.state != "FINISHED")
+                .position(|s| s.state != StatementState::Finished)
                 .unwrap_or(job.statements.len());
-            let interrupted = job.statements.get(next).filter(|s| s.state != "PENDING");
+            let interrupted = job
+                .statements
+                .get(next)
+                .filter(|s| s.state != StatementState::Pending);
             match (job.state, interrupted) {
                 (DriverState::Running, Some(statement)) => {
                     let message = format!(
@@ -254,7 +260,7 @@ impl SubmissionManager {
                         statement.line
                     );
                     self.inner.update(&job.id, |j| {
-                        j.statements[next].state = "FAILED".into();
+                        j.statements[next].state = StatementState::Failed;
                         j.statements[next].error = Some(message.clone());
                         j.end(DriverState::Failed, Some(message.clone()));
                     });
@@ -321,8 +327,11 @@ impl SubmissionManager {
             let graph = PipelineGraph::build(&bundle, &request.spark_properties)?;
             let options = UpdateOptions::of(&graph, &request.spark_properties, "")?;
             default_name = graph.spec.name.clone();
+            let content = bundle
+                .to_json()
+                .map_err(|e| GatewayError::Internal(format!("writing the pipeline bundle: {e}")))?;
             (
-                bundle.to_json(),
+                content,
                 Vec::new(),
                 Some(PipelineRun::planned(&graph, options.continuous)),
             )
@@ -336,12 +345,12 @@ impl SubmissionManager {
                     ))
                 })?,
             };
-            let statements = script::split(&content)?
+            let statements = sparkling_sql::script::split(&content)?
                 .into_iter()
                 .map(|s| StatementRun {
                     line: s.line,
                     text: s.text,
-                    state: "PENDING".into(),
+                    state: StatementState::Pending,
                     rows: None,
                     duration_ms: None,
                     error: None,
@@ -481,6 +490,7 @@ impl Inner {
         // A pipeline's graph, read once for its update and its lineage.
         let graph = job.pipeline.as_ref().map(|_| {
             PipelineBundle::from_json(&job.content)
+                .map_err(GatewayError::from)
                 .and_then(|b| PipelineGraph::build(&b, &job.spark_properties))
         });
         let (inputs, outputs) =
@@ -563,7 +573,7 @@ impl Inner {
             if *killed.borrow() {
                 return Outcome::Killed;
             }
-            self.update(&job.id, |j| j.statements[i].state = "RUNNING".into());
+            self.update(&job.id, |j| j.statements[i].state = StatementState::Running);
             let started = Instant::now();
             let result = self
                 .run_statement(&session, &job.id, i, &statement.text, killed)
@@ -575,7 +585,7 @@ impl Inner {
                     let started_streams = streaming_query_ids(&statement.text, &batches);
                     self.update(&job.id, |j| {
                         let s = &mut j.statements[i];
-                        s.state = "FINISHED".into();
+                        s.state = StatementState::Finished;
                         s.rows = Some(rows);
                         s.duration_ms = Some(took);
                         for query in started_streams {
@@ -593,7 +603,7 @@ impl Inner {
                     );
                     self.update(&job.id, |j| {
                         let s = &mut j.statements[i];
-                        s.state = "FAILED".into();
+                        s.state = StatementState::Failed;
                         s.duration_ms = Some(took);
                         s.error = Some(e.to_string());
                     });
@@ -602,7 +612,7 @@ impl Inner {
                 None => {
                     self.update(&job.id, |j| {
                         let s = &mut j.statements[i];
-                        s.state = "KILLED".into();
+                        s.state = StatementState::Killed;
                         s.duration_ms = Some(took);
                     });
                     return Outcome::Killed;
@@ -692,7 +702,7 @@ impl Inner {
         self.update(&job.id, |j| {
             if let Some(p) = &mut j.pipeline {
                 for d in &mut p.datasets {
-                    d.state = "PENDING".into();
+                    d.state = DatasetState::Pending;
                     d.error = None;
                 }
             }
@@ -779,8 +789,8 @@ impl Inner {
             let mut active = false;
             for query in &job.streams {
                 match self.gateway.streams().info(query) {
-                    Some(q) if q.state == "ACTIVE" => active = true,
-                    Some(q) if q.state == "FAILED" => {
+                    Some(q) if q.state == StreamingQueryState::Active => active = true,
+                    Some(q) if q.state == StreamingQueryState::Failed => {
                         return Outcome::Failed(format!(
                             "streaming query {} ({query}) failed: {}",
                             q.definition.name,
@@ -810,10 +820,10 @@ async fn wait_for_kill(killed: &mut watch::Receiver<bool>) {
 /// and `INSERT ... FROM STREAM` answer with a `query_id` column (classified as the
 /// gateway classifies them, so `SHOW STREAMS`, which lists other queries, is not one).
 fn streaming_query_ids(text: &str, batches: &[arrow::array::RecordBatch]) -> Vec<String> {
-    use crate::lakehouse::ddl::Statement;
     use arrow::array::AsArray;
+    use sparkling_sql::ddl::Statement;
     if !matches!(
-        crate::lakehouse::ddl::parse(text),
+        sparkling_sql::ddl::parse(text),
         Ok(Some(
             Statement::CreateStreamingTable { .. } | Statement::InsertStream { .. }
         ))

@@ -11,8 +11,9 @@ use super::svg::{Node, Series, compact, dataset_graph, line_chart};
 use super::{duration, esc, page, time, url_segment};
 use crate::http::HttpState;
 use crate::http::api::{cluster_json, table_json, tables_json};
-use crate::streaming::{QueryInfo, Trigger};
-use crate::submissions::Submission;
+use crate::pipelines::DatasetState;
+use crate::streaming::{QueryInfo, StreamingQueryState, Trigger};
+use crate::submissions::{StatementState, Submission};
 
 pub(super) fn state_span(state: &str) -> String {
     format!("<span class=\"state {0}\">{0}</span>", esc(state))
@@ -58,7 +59,10 @@ pub async fn cluster(State(state): State<HttpState>) -> Response {
     let jobs = state.submissions.list();
     let running_jobs = jobs.iter().filter(|j| !j.state.is_final()).count();
     let streams = state.gateway.streams().list();
-    let active = streams.iter().filter(|q| q.state == "ACTIVE").count();
+    let active = streams
+        .iter()
+        .filter(|q| q.state == StreamingQueryState::Active)
+        .count();
     let mut body = String::from("<div class=\"cards\">");
     body.push_str(&card("executors", &executors.len().to_string()));
     body.push_str(&card("task slots", &cluster["taskSlots"].to_string()));
@@ -112,14 +116,17 @@ fn progress(job: &Submission) -> String {
     match &job.pipeline {
         Some(p) => format!(
             "{}/{} datasets",
-            p.datasets.iter().filter(|d| d.state == "COMPLETED").count(),
+            p.datasets
+                .iter()
+                .filter(|d| d.state == DatasetState::Completed)
+                .count(),
             p.datasets.len()
         ),
         None => format!(
             "{}/{} statements",
             job.statements
                 .iter()
-                .filter(|s| s.state == "FINISHED")
+                .filter(|s| s.state == StatementState::Finished)
                 .count(),
             job.statements.len()
         ),
@@ -219,7 +226,7 @@ pub async fn job(State(state): State<HttpState>, Path(id): Path<String>) -> Resp
             .map(|(d, inputs)| Node {
                 name: &d.name,
                 label: kind_label(d.kind),
-                state: &d.state,
+                state: d.state.as_str(),
                 inputs: inputs.iter().map(String::as_str).collect(),
             })
             .collect();
@@ -256,7 +263,7 @@ pub async fn job(State(state): State<HttpState>, Path(id): Path<String>) -> Resp
                 url_segment(table),
                 esc(&d.name),
                 kind_label(d.kind),
-                state_span(&d.state),
+                state_span(d.state.as_str()),
                 d.rows_written.map(|r| r.to_string()).unwrap_or_default(),
                 d.duration_ms.map(duration).unwrap_or_default(),
                 esc(&d.defined_at),
@@ -277,7 +284,7 @@ pub async fn job(State(state): State<HttpState>, Path(id): Path<String>) -> Resp
                  <td>{}</td></tr>",
                 i + 1,
                 s.line,
-                state_span(&s.state),
+                state_span(s.state.as_str()),
                 s.rows.map(|r| r.to_string()).unwrap_or_default(),
                 s.duration_ms.map(duration).unwrap_or_default(),
                 esc(&s.text),
@@ -355,7 +362,7 @@ pub async fn streams(State(state): State<HttpState>) -> Response {
                 url_segment(&d.target.namespace),
                 url_segment(&d.target.name),
                 esc(&d.target.to_string()),
-                state_span(&q.state),
+                state_span(q.state.as_str()),
                 trigger_label(&d.trigger),
                 last.as_ref()
                     .map(|p| p.batch_id.to_string())
@@ -400,7 +407,7 @@ pub async fn stream(State(state): State<HttpState>, Path(id): Path<String>) -> R
     let mut body = format!(
         "<p>{} &middot; into <a href=\"/tables/{}/{}\">{}</a> &middot; trigger {} &middot; \
          id <code>{}</code> &middot; defined {}</p>",
-        state_span(&query_state),
+        state_span(query_state.as_str()),
         url_segment(&d.target.namespace),
         url_segment(&d.target.name),
         esc(&d.target.to_string()),
@@ -492,7 +499,7 @@ pub async fn stream(State(state): State<HttpState>, Path(id): Path<String>) -> R
         }
         body.push_str("</ul>");
     }
-    let live = query_state == "ACTIVE";
+    let live = query_state == StreamingQueryState::Active;
     page(
         "Streams",
         &format!("Streaming query {}", d.name),

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::pages::{not_found, state_span};
 use super::{duration, esc, page, time, url_segment};
 use crate::http::HttpState;
-use crate::job_progress::{JobProgress, StageProgress};
+use crate::job_progress::{JobProgress, JobState, StageProgress};
 
 /// How many queries the list shows.
 const LISTED: usize = 200;
@@ -82,7 +82,7 @@ pub async fn queries(State(state): State<HttpState>) -> Response {
                 url_segment(&job.id),
                 esc(&job.id),
                 esc(&job.name),
-                state_span(job.state),
+                state_span(job.state.as_str()),
                 progress_bar(job.stages_completed, job.stages_total, "stages"),
                 progress_bar(job.tasks_completed, job.tasks_total, "tasks"),
                 job.task_failures,
@@ -120,7 +120,7 @@ fn stage_section(body: &mut String, stage: &StageProgress) {
          &middot; read by stages {outputs} &middot; {rows}</p>",
         id = stage.id,
         attempt = stage.attempt,
-        state = state_span(stage.state),
+        state = state_span(stage.state.as_str()),
         inputs = stage_ids(&stage.inputs),
         outputs = stage_ids(&stage.outputs),
         rows = rows_and_bytes(stage.output_rows, stage.output_bytes),
@@ -141,7 +141,7 @@ fn stage_section(body: &mut String, stage: &StageProgress) {
                  <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
                  <td class=\"num\">{}</td><td>{}</td></tr>",
                 t.partition,
-                state_span(t.state),
+                state_span(t.state.as_str()),
                 esc(t.executor.as_deref().unwrap_or("")),
                 t.launched_at_ms
                     .map(|ms| time(ms as i64))
@@ -166,7 +166,7 @@ fn summary_table(body: &mut String, job: &JobProgress, stages: &[StageProgress])
     let _ = write!(
         body,
         "<p>{} &middot; {} &middot; {} &middot; queued {} &middot; ran {}</p>",
-        state_span(job.state),
+        state_span(job.state.as_str()),
         progress_bar(job.stages_completed, job.stages_total, "stages"),
         progress_bar(job.tasks_completed, job.tasks_total, "tasks"),
         time(job.queued_at_ms as i64),
@@ -192,7 +192,7 @@ fn summary_table(body: &mut String, job: &JobProgress, stages: &[StageProgress])
             "<tr><td><a href=\"#stage-{id}\">{id}</a></td><td>{}</td><td>{tasks}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td>{}</td><td>{}</td></tr>",
-            state_span(s.state),
+            state_span(s.state.as_str()),
             s.tasks_running,
             s.task_failures,
             run_time(s.started_at_ms, s.ended_at_ms),
@@ -221,7 +221,7 @@ pub async fn query(State(state): State<HttpState>, Path(id): Path<String>) -> Re
     for stage in &stages {
         stage_section(&mut body, stage);
     }
-    let live = matches!(job.state, "QUEUED" | "RUNNING");
+    let live = matches!(job.state, JobState::Queued | JobState::Running);
     let title = format!("Query {} ({})", job.id, job.name);
     page("Queries", &title, live, &body).into_response()
 }

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::GatewayError;
-use crate::session::{DEFAULT_CATALOG, DEFAULT_SCHEMA};
+use crate::error::{Result, SqlError};
+use crate::names::{DEFAULT_CATALOG, DEFAULT_SCHEMA};
 
 /// `spark-pipeline.yml`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -26,7 +26,7 @@ pub struct PipelineSpec {
     pub database: Option<String>,
     /// Values for `${key}` in the SQL, and session settings of the update.
     #[serde(default)]
-    pub configuration: BTreeMap<String, serde_yaml::Value>,
+    pub configuration: BTreeMap<String, yaml_serde::Value>,
     /// Where its SQL files are.
     #[serde(default)]
     pub libraries: Vec<Library>,
@@ -60,23 +60,23 @@ pub struct Glob {
 
 impl PipelineSpec {
     /// Parses `spark-pipeline.yml`'s text.
-    pub fn parse(yaml: &str) -> Result<Self, GatewayError> {
-        let spec: Self = serde_yaml::from_str(yaml)
-            .map_err(|e| GatewayError::InvalidInput(format!("invalid pipeline spec: {e}")))?;
+    pub fn parse(yaml: &str) -> Result<Self> {
+        let spec: Self = yaml_serde::from_str(yaml)
+            .map_err(|e| SqlError::Invalid(format!("invalid pipeline spec: {e}")))?;
         if spec.name.trim().is_empty() {
-            return Err(GatewayError::InvalidInput(
+            return Err(SqlError::Invalid(
                 "invalid pipeline spec: name is empty".to_string(),
             ));
         }
         if let Some(catalog) = &spec.catalog
             && catalog != DEFAULT_CATALOG
         {
-            return Err(GatewayError::InvalidInput(format!(
+            return Err(SqlError::Invalid(format!(
                 "invalid pipeline spec: catalog {catalog}: datasets live in {DEFAULT_CATALOG}"
             )));
         }
         if spec.libraries.is_empty() {
-            return Err(GatewayError::InvalidInput(
+            return Err(SqlError::Invalid(
                 "invalid pipeline spec: no libraries (add `libraries: [{glob: {include: \
                  transformations/**}}]`)"
                     .to_string(),
@@ -98,8 +98,8 @@ impl PipelineSpec {
             .iter()
             .map(|(k, v)| {
                 let text = match v {
-                    serde_yaml::Value::String(s) => s.clone(),
-                    other => serde_yaml::to_string(other)
+                    yaml_serde::Value::String(s) => s.clone(),
+                    other => yaml_serde::to_string(other)
                         .unwrap_or_default()
                         .trim()
                         .to_string(),
@@ -136,9 +136,9 @@ const MAX_FILES: usize = 1000;
 
 impl PipelineBundle {
     /// Reads the spec at `spec_path` and the files its globs match.
-    pub fn read(spec_path: &Path) -> Result<Self, GatewayError> {
+    pub fn read(spec_path: &Path) -> Result<Self> {
         let unreadable = |path: &Path, e: std::io::Error| {
-            GatewayError::InvalidInput(format!("cannot read {}: {e}", path.display()))
+            SqlError::Invalid(format!("cannot read {}: {e}", path.display()))
         };
         let spec_text = std::fs::read_to_string(spec_path).map_err(|e| unreadable(spec_path, e))?;
         let spec = PipelineSpec::parse(&spec_text)?;
@@ -147,7 +147,7 @@ impl PipelineBundle {
         for library in &spec.libraries {
             let include = library.glob.include.trim_start_matches("./");
             if include.starts_with('/') || include.split('/').any(|p| p == "..") {
-                return Err(GatewayError::InvalidInput(format!(
+                return Err(SqlError::Invalid(format!(
                     "pipeline library {include}: patterns are relative to the spec's directory \
                      and stay inside it"
                 )));
@@ -158,12 +158,11 @@ impl PipelineBundle {
                 include.to_string()
             };
             let full = base.join(&pattern);
-            let matches = glob::glob(&full.to_string_lossy()).map_err(|e| {
-                GatewayError::InvalidInput(format!("pipeline library {include}: {e}"))
-            })?;
+            let matches = glob::glob(&full.to_string_lossy())
+                .map_err(|e| SqlError::Invalid(format!("pipeline library {include}: {e}")))?;
             let mut matched = 0;
             for entry in matches {
-                let path = entry.map_err(|e| GatewayError::InvalidInput(e.to_string()))?;
+                let path = entry.map_err(|e| SqlError::Invalid(e.to_string()))?;
                 if !path.is_file() {
                     continue;
                 }
@@ -174,7 +173,7 @@ impl PipelineBundle {
                     .to_string_lossy()
                     .replace('\\', "/");
                 if !relative.ends_with(".sql") {
-                    return Err(GatewayError::Unsupported(format!(
+                    return Err(SqlError::Unsupported(format!(
                         "pipeline file {relative}: only SQL files (.sql) define datasets"
                     )));
                 }
@@ -182,14 +181,14 @@ impl PipelineBundle {
                 files.insert(relative, content);
             }
             if matched == 0 {
-                return Err(GatewayError::InvalidInput(format!(
+                return Err(SqlError::Invalid(format!(
                     "pipeline library {include} matches no files under {}",
                     base.display()
                 )));
             }
         }
         if files.len() > MAX_FILES {
-            return Err(GatewayError::InvalidInput(format!(
+            return Err(SqlError::Invalid(format!(
                 "the pipeline has {} files; at most {MAX_FILES} are accepted",
                 files.len()
             )));
@@ -205,16 +204,16 @@ impl PipelineBundle {
     }
 
     /// A bundle sent as JSON (`appContent` of a submission).
-    pub fn from_json(json: &str) -> Result<Self, GatewayError> {
+    pub fn from_json(json: &str) -> Result<Self> {
         let bundle: Self = serde_json::from_str(json).map_err(|e| {
-            GatewayError::InvalidInput(format!(
+            SqlError::Invalid(format!(
                 "invalid pipeline bundle (expected {{\"specPath\", \"spec\", \"files\": \
                  [{{\"path\", \"content\"}}]}}): {e}"
             ))
         })?;
         PipelineSpec::parse(&bundle.spec)?;
         if bundle.files.is_empty() {
-            return Err(GatewayError::InvalidInput(
+            return Err(SqlError::Invalid(
                 "the pipeline has no SQL files".to_string(),
             ));
         }
@@ -222,30 +221,26 @@ impl PipelineBundle {
     }
 
     /// The bundle as JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a bundle serializes")
+    pub fn to_json(&self) -> serde_json::Result<String> {
+        serde_json::to_string(self)
     }
 }
 
 /// `sql` with each `${key}` replaced by `values[key]`; an unknown key is an error.
-pub fn substitute(
-    sql: &str,
-    values: &BTreeMap<String, String>,
-    file: &str,
-) -> Result<String, GatewayError> {
+pub fn substitute(sql: &str, values: &BTreeMap<String, String>, file: &str) -> Result<String> {
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
-            return Err(GatewayError::InvalidInput(format!(
+            return Err(SqlError::Invalid(format!(
                 "{file}: unterminated ${{ in the SQL"
             )));
         };
         let key = after[..end].trim();
         let Some(value) = values.get(key) else {
-            return Err(GatewayError::InvalidInput(format!(
+            return Err(SqlError::Invalid(format!(
                 "{file}: ${{{key}}} is not in the pipeline's configuration"
             )));
         };
@@ -303,7 +298,7 @@ mod tests {
         let bundle = PipelineBundle::read(&spec).unwrap();
         let paths: Vec<&str> = bundle.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["t/a.sql", "t/sub/b.sql"]);
-        let back = PipelineBundle::from_json(&bundle.to_json()).unwrap();
+        let back = PipelineBundle::from_json(&bundle.to_json().unwrap()).unwrap();
         assert_eq!(back, bundle);
         std::fs::write(
             &spec,

@@ -2,8 +2,8 @@
 //! (named options, `STREAM(...)`, Spark's table syntax): tokens keep their text as
 //! written, so joining them gives the statement back unchanged.
 
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 /// The tokens of `sql`, literals and identifiers as written; `None` if it does not
 /// tokenize (DataFusion then reports the error).

@@ -3,9 +3,9 @@
 //! SQL planner passes table functions positional arguments only, so each
 //! `name => value` becomes the pair `'name', value` before planning.
 
-use datafusion::sql::sqlparser::tokenizer::Token;
+use sqlparser::tokenizer::Token;
 
-use super::sql_tokens::{next_significant, verbatim_tokens};
+use crate::tokens::{next_significant, verbatim_tokens};
 
 /// Table functions whose arguments are options.
 const OPTION_FUNCTIONS: &[&str] = &["read_kafka", "generate_events"];
@@ -34,17 +34,15 @@ pub fn rewrite(sql: &str) -> Option<String> {
             {
                 calls.push(depth + 1);
             }
-            Token::Word(w)
-                if calls.last() == Some(&depth)
-                    && significant(i + 1).is_some_and(|j| tokens[j] == Token::RArrow) =>
-            {
-                let arrow = significant(i + 1).expect("checked");
-                out.push('\'');
-                out.push_str(&w.value.replace('\'', "''"));
-                out.push_str("',");
-                changed = true;
-                i = arrow + 1;
-                continue;
+            Token::Word(w) if calls.last() == Some(&depth) => {
+                if let Some(arrow) = significant(i + 1).filter(|&j| tokens[j] == Token::RArrow) {
+                    out.push('\'');
+                    out.push_str(&w.value.replace('\'', "''"));
+                    out.push_str("',");
+                    changed = true;
+                    i = arrow + 1;
+                    continue;
+                }
             }
             Token::LParen => depth += 1,
             Token::RParen => {

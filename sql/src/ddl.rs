@@ -10,11 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
-use sparkling_connectors::iceberg::schema::PartitionTerm;
-
-use crate::error::GatewayError;
+use crate::error::{Result, SqlError};
+use crate::partition::PartitionTerm;
+use sqlparser::dialect::GenericDialect;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 /// A lakehouse DDL statement.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd)]
@@ -109,7 +108,7 @@ pub struct CreateTable {
 }
 
 /// Parses `sql` if it is a lakehouse statement; `Ok(None)` if it is anything else.
-pub fn parse(sql: &str) -> Result<Option<Statement>, GatewayError> {
+pub fn parse(sql: &str) -> Result<Option<Statement>> {
     let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
         return Ok(None);
     };
@@ -119,7 +118,7 @@ pub fn parse(sql: &str) -> Result<Option<Statement>, GatewayError> {
         let or_refresh = !or_replace && p.keywords(&["OR", "REFRESH"]);
         if p.keywords(&["STREAMING", "TABLE"]) {
             if or_replace {
-                return Err(GatewayError::Unsupported(
+                return Err(SqlError::Unsupported(
                     "CREATE OR REPLACE STREAMING TABLE is not supported; use CREATE OR REFRESH \
                      STREAMING TABLE to resume a table's stream, or drop the table first"
                         .into(),
@@ -206,7 +205,7 @@ pub fn parse(sql: &str) -> Result<Option<Statement>, GatewayError> {
         p.keyword("TABLE");
         let table = p.name()?;
         let query = p.rest();
-        if crate::gateway::stream_syntax::rewrite(&query)?.is_none() {
+        if crate::stream_syntax::rewrite(&query)?.is_none() {
             return Ok(None);
         }
         if query.starts_with('(')
@@ -215,7 +214,7 @@ pub fn parse(sql: &str) -> Result<Option<Statement>, GatewayError> {
                 .to_ascii_uppercase()
                 .starts_with("SELECT")
         {
-            return Err(GatewayError::Unsupported(
+            return Err(SqlError::Unsupported(
                 "INSERT INTO t (columns) ... FROM STREAM(...) is not supported: select the \
                  table's columns in order instead"
                     .into(),
@@ -259,8 +258,8 @@ pub fn parse(sql: &str) -> Result<Option<Statement>, GatewayError> {
     Ok(Some(statement))
 }
 
-fn syntax(message: String) -> GatewayError {
-    GatewayError::InvalidInput(format!("syntax error: {message}"))
+fn syntax(message: String) -> SqlError {
+    SqlError::Invalid(format!("syntax error: {message}"))
 }
 
 fn text(tokens: &[Token]) -> String {
@@ -310,7 +309,7 @@ impl Parser {
         self.keyword("NAMESPACE") || self.keyword("SCHEMA") || self.keyword("DATABASE")
     }
 
-    fn expect(&mut self, token: Token) -> Result<(), GatewayError> {
+    fn expect(&mut self, token: Token) -> Result<()> {
         match self.peek() {
             Some(t) if *t == token => {
                 self.pos += 1;
@@ -323,7 +322,7 @@ impl Parser {
         }
     }
 
-    fn ident(&mut self) -> Result<String, GatewayError> {
+    fn ident(&mut self) -> Result<String> {
         match self.peek().cloned() {
             Some(Token::Word(w)) => {
                 self.pos += 1;
@@ -341,7 +340,7 @@ impl Parser {
     }
 
     /// A dotted name.
-    fn name(&mut self) -> Result<Vec<String>, GatewayError> {
+    fn name(&mut self) -> Result<Vec<String>> {
         let mut parts = vec![self.ident()?];
         while matches!(self.peek(), Some(Token::Period)) {
             self.pos += 1;
@@ -350,7 +349,7 @@ impl Parser {
         Ok(parts)
     }
 
-    fn string(&mut self) -> Result<String, GatewayError> {
+    fn string(&mut self) -> Result<String> {
         match self.peek().cloned() {
             Some(Token::SingleQuotedString(s) | Token::DoubleQuotedString(s)) => {
                 self.pos += 1;
@@ -364,7 +363,7 @@ impl Parser {
     }
 
     /// The tokens between a `(` and its matching `)`, if a `(` is next.
-    fn parenthesized(&mut self) -> Result<Option<Vec<Token>>, GatewayError> {
+    fn parenthesized(&mut self) -> Result<Option<Vec<Token>>> {
         if !matches!(self.peek(), Some(Token::LParen)) {
             return Ok(None);
         }
@@ -389,7 +388,7 @@ impl Parser {
     }
 
     /// `('k' = 'v', ...)`.
-    fn properties(&mut self) -> Result<BTreeMap<String, String>, GatewayError> {
+    fn properties(&mut self) -> Result<BTreeMap<String, String>> {
         self.expect(Token::LParen)?;
         let mut out = BTreeMap::new();
         loop {
@@ -424,7 +423,7 @@ impl Parser {
     }
 
     /// `(term, ...)` of `PARTITIONED BY`.
-    fn partition_terms(&mut self) -> Result<Vec<PartitionTerm>, GatewayError> {
+    fn partition_terms(&mut self) -> Result<Vec<PartitionTerm>> {
         self.expect(Token::LParen)?;
         let mut terms = Vec::new();
         loop {
@@ -456,8 +455,7 @@ impl Parser {
                 PartitionTerm::parse(Some(&first), &args)
             } else {
                 PartitionTerm::parse(None, &[first])
-            }
-            .map_err(|e| GatewayError::InvalidInput(e.to_string()))?;
+            }?;
             terms.push(term);
             match self.peek() {
                 Some(Token::Comma) => self.pos += 1,
@@ -503,7 +501,7 @@ impl Parser {
         })
     }
 
-    fn create_table(&mut self, or_replace: bool) -> Result<CreateTable, GatewayError> {
+    fn create_table(&mut self, or_replace: bool) -> Result<CreateTable> {
         let if_not_exists = self.keywords(&["IF", "NOT", "EXISTS"]);
         let name = self.name()?;
         let columns = self.parenthesized()?.map(|inner| text(&inner));

@@ -5,11 +5,11 @@
 //! `sparkling_stream_events(...)`) and the `STREAM( )` around it dropped. A table,
 //! `STREAM(ns.table)`, becomes `sparkling_stream_table('ns.table')`: its appended rows.
 
-use datafusion::sql::sqlparser::tokenizer::Token;
+use sqlparser::tokenizer::Token;
 
-use super::sql_tokens::{next_significant, verbatim_tokens};
-
-use crate::error::GatewayError;
+use crate::error::Result;
+use crate::names::quote_literal;
+use crate::tokens::{next_significant, verbatim_tokens};
 
 /// Sources that can be streamed, and the table function each becomes.
 const STREAMABLE: &[(&str, &str)] = &[
@@ -40,7 +40,7 @@ fn table_name(tokens: &[Token], from: usize) -> Option<(Vec<String>, usize)> {
 }
 
 /// The rewritten SQL, or `None` if it reads no `STREAM(...)`.
-pub fn rewrite(sql: &str) -> Result<Option<String>, GatewayError> {
+pub fn rewrite(sql: &str) -> Result<Option<String>> {
     if !sql.to_ascii_lowercase().contains("stream") {
         return Ok(None);
     }
@@ -79,28 +79,25 @@ pub fn rewrite(sql: &str) -> Result<Option<String>, GatewayError> {
                 continue;
             }
             // STREAM(read_kafka(...))
-            if tokens[next] == Token::LParen {
-                match significant(next + 1) {
-                    Some(inner) if streamable(inner).is_some() => {
-                        out.push_str(streamable(inner).expect("checked"));
-                        changed = true;
-                        wrappers.push(depth + 1);
-                        depth += 1;
-                        i = inner + 1;
-                        continue;
-                    }
-                    Some(inner) => {
-                        if let Some((name, close)) = table_name(&tokens, inner) {
-                            out.push_str(&format!(
-                                "{TABLE_FUNCTION}('{}')",
-                                name.join(".").replace('\'', "''")
-                            ));
-                            changed = true;
-                            i = close + 1;
-                            continue;
-                        }
-                    }
-                    _ => {}
+            if tokens[next] == Token::LParen
+                && let Some(inner) = significant(next + 1)
+            {
+                if let Some(function) = streamable(inner) {
+                    out.push_str(function);
+                    changed = true;
+                    wrappers.push(depth + 1);
+                    depth += 1;
+                    i = inner + 1;
+                    continue;
+                }
+                if let Some((name, close)) = table_name(&tokens, inner) {
+                    out.push_str(&format!(
+                        "{TABLE_FUNCTION}({})",
+                        quote_literal(&name.join("."))
+                    ));
+                    changed = true;
+                    i = close + 1;
+                    continue;
                 }
             }
         }

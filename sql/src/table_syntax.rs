@@ -7,11 +7,12 @@
 //! - metadata tables `FROM ns.t.snapshots` / `spark_catalog.ns.t.files` become
 //!   `FROM sparkling_metadata_table('ns.t', 'snapshots')`.
 
-use datafusion::sql::sqlparser::tokenizer::{Token, Word};
-use sparkling_connectors::iceberg::metadata::METADATA_TABLES;
+use crate::names::{DEFAULT_CATALOG, DEFAULT_SCHEMA, quote_literal};
+use crate::tokens::{self, verbatim_tokens};
+use sqlparser::tokenizer::{Token, Word};
 
-use crate::gateway::sql_tokens::{self, verbatim_tokens};
-use crate::session::{DEFAULT_CATALOG, DEFAULT_SCHEMA};
+/// The metadata tables there are (Spark's `ns.t.snapshots`, `ns.t.files`).
+pub const METADATA_TABLES: &[&str] = &["snapshots", "files"];
 
 /// The rewritten SQL, or `None` if nothing needed rewriting.
 pub fn rewrite(sql: &str) -> Option<String> {
@@ -89,13 +90,9 @@ fn table_name(parts: &[String]) -> Option<String> {
     }
 }
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// The first significant token at or after `i`, or the end.
 fn next_significant(tokens: &[Token], i: usize) -> usize {
-    sql_tokens::next_significant(tokens, i).unwrap_or(tokens.len())
+    tokens::next_significant(tokens, i).unwrap_or(tokens.len())
 }
 
 /// `[FOR] (VERSION|SYSTEM_VERSION|TIMESTAMP|SYSTEM_TIME) AS OF value` after a name.
@@ -131,8 +128,8 @@ fn time_travel(tokens: &[Token], parts: &[String], end: usize) -> Option<(String
     Some((
         format!(
             "sparkling_table_as_of({}, '{kind}', {})",
-            quote(&table),
-            quote(&value)
+            quote_literal(&table),
+            quote_literal(&value)
         ),
         i + 1,
     ))
@@ -148,8 +145,8 @@ fn metadata_table(parts: &[String]) -> Option<String> {
     METADATA_TABLES.contains(&kind.as_str()).then(|| {
         format!(
             "sparkling_metadata_table({}, {})",
-            quote(&table),
-            quote(kind)
+            quote_literal(&table),
+            quote_literal(kind)
         )
     })
 }

@@ -2,10 +2,10 @@
 //! is inside a string, a quoted name or a comment. Each statement keeps its text as
 //! written and the line it starts on, for messages.
 
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
-use crate::error::GatewayError;
+use crate::error::{Result, SqlError};
 
 /// One statement of a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,11 +17,11 @@ pub struct ScriptStatement {
 }
 
 /// The statements of `script`, in order; blank and comment-only stretches are skipped.
-pub fn split(script: &str) -> Result<Vec<ScriptStatement>, GatewayError> {
+pub fn split(script: &str) -> Result<Vec<ScriptStatement>> {
     let tokens = Tokenizer::new(&GenericDialect {}, script)
         .with_unescape(false)
         .tokenize_with_location()
-        .map_err(|e| GatewayError::InvalidInput(format!("the script does not parse: {e}")))?;
+        .map_err(|e| SqlError::Invalid(format!("the script does not parse: {e}")))?;
     let mut statements = Vec::new();
     let mut text = String::new();
     let mut line = None;
@@ -50,16 +50,34 @@ pub fn split(script: &str) -> Result<Vec<ScriptStatement>, GatewayError> {
     }
     finish(&mut text, &mut line);
     if statements.is_empty() {
-        return Err(GatewayError::InvalidInput(
-            "the script has no statements".into(),
-        ));
+        return Err(SqlError::NoStatements);
     }
     Ok(statements)
+}
+
+/// The first line of `text` for a message, cut to at most `max_chars` characters
+/// (ending in `...` when cut).
+pub fn first_line(text: &str, max_chars: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() > max_chars {
+        let kept: String = line.chars().take(max_chars.saturating_sub(3)).collect();
+        format!("{kept}...")
+    } else {
+        line.to_string()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_lines_are_cut_on_characters() {
+        assert_eq!(first_line("SELECT 1\nFROM t", 80), "SELECT 1");
+        assert_eq!(first_line("", 80), "");
+        assert_eq!(first_line("äöüäöü", 5), "äö...");
+        assert_eq!(first_line("äöüäö", 5), "äöüäö");
+    }
 
     #[test]
     fn statements_split_at_semicolons_outside_strings_and_comments() {

@@ -1,0 +1,76 @@
+//! Names in SQL as Spark resolves them: the default catalog and namespace, table and
+//! namespace names given as parts (`t`, `ns.t`, `spark_catalog.ns.t`), and quoting
+//! text back into SQL.
+
+use crate::error::{Result, SqlError};
+
+/// Name of the default catalog (Spark's session catalog).
+pub const DEFAULT_CATALOG: &str = "spark_catalog";
+/// Name of the default namespace.
+pub const DEFAULT_SCHEMA: &str = "default";
+
+/// `(namespace, table)` of a table name: `t`, `ns.t` or `spark_catalog.ns.t`.
+pub fn table_name_parts(parts: &[String]) -> Result<(String, String)> {
+    match parts {
+        [t] => Ok((DEFAULT_SCHEMA.to_string(), t.clone())),
+        [ns, t] => Ok((ns.clone(), t.clone())),
+        [c, ns, t] if c == DEFAULT_CATALOG => Ok((ns.clone(), t.clone())),
+        [c, _, _] => Err(SqlError::Invalid(format!(
+            "unknown catalog {c}: tables live in {DEFAULT_CATALOG}"
+        ))),
+        _ => Err(SqlError::Invalid(format!(
+            "invalid table name {}",
+            parts.join(".")
+        ))),
+    }
+}
+
+/// The namespace of a namespace name: `ns` or `spark_catalog.ns`.
+pub fn namespace_name(parts: &[String]) -> Result<String> {
+    match parts {
+        [c, ns] if c == DEFAULT_CATALOG => Ok(ns.clone()),
+        [ns] => Ok(ns.clone()),
+        _ => Err(SqlError::Invalid(format!(
+            "invalid namespace name {}",
+            parts.join(".")
+        ))),
+    }
+}
+
+/// `text` as a SQL string literal: `O'Brien` becomes `'O''Brien'`.
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `name` as a quoted SQL identifier: `my "col"` becomes `"my ""col"""`.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_resolve_in_the_default_catalog() {
+        let parts = |s: &str| s.split('.').map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            table_name_parts(&parts("t")).unwrap(),
+            ("default".into(), "t".into())
+        );
+        assert_eq!(
+            table_name_parts(&parts("spark_catalog.ns.t")).unwrap(),
+            ("ns".into(), "t".into())
+        );
+        assert!(table_name_parts(&parts("other.ns.t")).is_err());
+        assert!(table_name_parts(&parts("a.b.c.d")).is_err());
+        assert_eq!(namespace_name(&parts("spark_catalog.ns")).unwrap(), "ns");
+        assert!(namespace_name(&parts("a.b.c")).is_err());
+    }
+
+    #[test]
+    fn quoting_doubles_the_quote() {
+        assert_eq!(quote_literal("O'Brien"), "'O''Brien'");
+        assert_eq!(quote_ident("my \"col\""), "\"my \"\"col\"\"\"");
+    }
+}
