@@ -193,10 +193,14 @@ impl Session {
         table: Arc<dyn TableProvider>,
         replace: bool,
     ) -> Result<(), GatewayError> {
-        if !replace && self.temp_views.table_exist(name) {
-            return Err(GatewayError::InvalidInput(format!(
-                "temporary view '{name}' already exists"
-            )));
+        if self.temp_views.table_exist(name) {
+            if !replace {
+                return Err(GatewayError::InvalidInput(format!(
+                    "temporary view '{name}' already exists"
+                )));
+            }
+            // The schema provider refuses to register over an existing name.
+            self.temp_views.deregister_table(name)?;
         }
         self.temp_views.register_table(name.to_string(), table)?;
         Ok(())
