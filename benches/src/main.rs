@@ -14,6 +14,10 @@
 //!     --out docs/benchmarks.md
 //! ```
 
+// The DataFusion single-process peer (and the reference answers) is plain DataFusion,
+// planned as DataFusion plans SQL.
+#![allow(clippy::disallowed_methods)]
+
 mod iceberg;
 mod processes;
 mod streaming;

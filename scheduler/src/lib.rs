@@ -1,55 +1,28 @@
-//! The Sparkling scheduler process: the embedded Ballista scheduler that executors
-//! register with ([`cluster`]), the jobs it runs for the gateway ([`job`]), client
-//! sessions ([`session`]), Iceberg commits ([`lakehouse`]), streaming queries
-//! ([`streaming`]), the Spark Connect gateway ([`gateway`]), submitted jobs
-//! ([`submissions`]) and the pipelines among them ([`pipelines`]) with their data
-//! quality expectations ([`expectations`]), and the HTTP port ([`http`]).
+//! The Sparkling scheduler process, assembled: the engine (`sparkling-engine`: the
+//! embedded Ballista scheduler executors register with, sessions, the statement
+//! runner), the lakehouse that runs its Iceberg commands and streaming queries
+//! (`sparkling-lakehouse`), submitted jobs and pipelines (`sparkling-jobs`), the
+//! Spark Connect service (`sparkling-connect`) and this crate's HTTP port ([`http`]:
+//! REST submissions, the JSON API, `/metrics`, the web UI).
 //!
 //! [`start`] brings all of it up on the configured ports and returns a handle that
 //! stops it.
 
-pub mod clock;
-pub mod cluster;
-pub mod counters;
-pub mod error;
-pub mod expectations;
-pub mod gateway;
 pub mod http;
-pub mod job;
-pub mod job_progress;
-pub mod join_planning;
-pub mod lakehouse;
-pub mod lineage;
-pub mod pipelines;
-pub mod session;
-pub mod state_store;
-pub mod states;
-pub mod streaming;
-pub mod submissions;
-pub mod task_status;
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
+use sparkling_connect::Gateway;
+use sparkling_engine::cluster::incoming;
+use sparkling_engine::session::SessionManager;
+use sparkling_engine::{Cluster, Engine, EngineError};
+use sparkling_jobs::{Services, lineage, submissions};
+use sparkling_lakehouse::Lakehouse;
+use sparkling_lakehouse::streaming::StreamingManager;
 use sparkling_proto::spark::spark_connect_service_server::SparkConnectServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
-
-pub use cluster::Cluster;
-pub use error::GatewayError;
-pub use gateway::Gateway;
-
-/// A UUID derived from `text`: the same text always gives the same id (the ids of
-/// streaming queries and of lineage runs).
-pub fn stable_uuid(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(text.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_sha1_bytes(bytes)
-        .into_uuid()
-        .to_string()
-}
 
 /// Default port executors register on (Ballista's).
 pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
@@ -109,8 +82,10 @@ impl Default for SchedulerOptions {
 pub struct RunningScheduler {
     /// The embedded scheduler.
     pub cluster: Cluster,
-    /// The Spark Connect service.
-    pub gateway: Gateway,
+    /// The engine (cluster, sessions, the statement runner).
+    pub engine: Engine,
+    /// The cluster's streaming queries.
+    pub streams: StreamingManager,
     /// Where executors register.
     pub scheduler_addr: SocketAddr,
     /// Where clients connect (`sc://` URLs).
@@ -127,7 +102,7 @@ impl RunningScheduler {
     /// Stops accepting requests and waits for the servers to finish.
     pub async fn stop(self) {
         // Streaming queries stop between batches and resume on the next start.
-        self.gateway.streams().shutdown().await;
+        self.streams.shutdown().await;
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = task.await;
@@ -135,24 +110,11 @@ impl RunningScheduler {
     }
 }
 
-/// Accepted connections with Nagle's algorithm off: gRPC sends small messages and
-/// waits for answers, and without `TCP_NODELAY` each round trip stalls on delayed ACKs
-/// (tonic ignores its own `tcp_nodelay` setting for externally supplied listeners).
-pub(crate) fn incoming(
-    listener: TcpListener,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use futures::TryStreamExt;
-    TcpListenerStream::new(listener).map_ok(|stream| {
-        let _ = stream.set_nodelay(true);
-        stream
-    })
-}
-
-async fn bind(addr: IpAddr, port: u16, what: &str) -> Result<TcpListener, GatewayError> {
+async fn bind(addr: IpAddr, port: u16, what: &str) -> Result<TcpListener, EngineError> {
     TcpListener::bind(SocketAddr::new(addr, port))
         .await
         .map_err(|e| {
-            GatewayError::Io(std::io::Error::new(
+            EngineError::Io(std::io::Error::new(
                 e.kind(),
                 format!("cannot listen on {addr}:{port} for the {what}: {e}"),
             ))
@@ -160,13 +122,13 @@ async fn bind(addr: IpAddr, port: u16, what: &str) -> Result<TcpListener, Gatewa
 }
 
 /// Starts the scheduler and the gateway.
-pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, GatewayError> {
+pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, EngineError> {
     sparkling_auth::require_token_off_loopback(
         options.bind,
         options.auth_token.as_deref(),
         "cluster",
     )
-    .map_err(GatewayError::InvalidInput)?;
+    .map_err(EngineError::InvalidInput)?;
     let iceberg = match &options.catalog_uri {
         Some(uri) => Some(
             sparkling_connectors::iceberg::IcebergCatalog::connect(
@@ -174,16 +136,16 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
                 options.catalog_token.as_deref(),
             )
             .await
-            .map_err(|e| GatewayError::InvalidInput(e.to_string()))?,
+            .map_err(|e| EngineError::InvalidInput(e.to_string()))?,
         ),
         None => None,
     };
     // Spark's session catalog always has `default`.
     if let Some(iceberg) = &iceberg {
         iceberg
-            .ensure_namespace(session::DEFAULT_SCHEMA)
+            .ensure_namespace(sparkling_engine::session::DEFAULT_SCHEMA)
             .await
-            .map_err(|e| GatewayError::Internal(format!("creating namespace default: {e}")))?;
+            .map_err(|e| EngineError::Internal(format!("creating namespace default: {e}")))?;
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -206,24 +168,40 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
         stopped(shutdown_rx.clone()),
     )
     .await?;
-    let gateway = Gateway::with_catalog(cluster.clone(), iceberg, options.state_dir.as_deref())?;
+    let sessions = Arc::new(SessionManager::new(iceberg.clone())?);
+    let streams = StreamingManager::new(
+        cluster.clone(),
+        Arc::clone(&sessions),
+        iceberg,
+        options.state_dir.as_deref(),
+    )?;
+    let engine = Engine::new(
+        cluster.clone(),
+        sessions,
+        Arc::new(Lakehouse::new(streams.clone())),
+    );
+    let services = Services {
+        engine: engine.clone(),
+        streams: streams.clone(),
+    };
     // Streaming queries and submitted jobs that ran when the scheduler last stopped go on.
-    gateway.streams().resume_all();
+    streams.resume_all();
     let lineage =
         lineage::Lineage::start(options.lineage.as_deref(), options.catalog_uri.as_deref())?;
     let submissions = submissions::SubmissionManager::new(
-        gateway.clone(),
+        services.clone(),
         options.state_dir.as_deref(),
         lineage,
     )?;
     submissions.resume_all();
     let http = http::router(
         http::HttpState {
-            gateway: gateway.clone(),
+            services,
             submissions: submissions.clone(),
         },
         options.auth_token.clone(),
     );
+    let gateway = Gateway::new(engine.clone(), streams.clone());
     let http_shutdown = stopped(shutdown_rx.clone());
     let http_task = tokio::spawn(async move {
         if let Err(e) = axum::serve(http_listener, http)
@@ -233,7 +211,7 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
             tracing::error!("HTTP server failed: {e}");
         }
     });
-    let service = SparkConnectServiceServer::new(gateway.clone())
+    let service = SparkConnectServiceServer::new(gateway)
         .max_decoding_message_size(GATEWAY_MAX_MESSAGE_SIZE)
         .max_encoding_message_size(GATEWAY_MAX_MESSAGE_SIZE);
     let token = options.auth_token.clone();
@@ -251,7 +229,8 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Gatewa
     });
     Ok(RunningScheduler {
         cluster,
-        gateway,
+        engine,
+        streams,
         scheduler_addr,
         gateway_addr,
         http_addr,

@@ -152,7 +152,7 @@ async fn tpch_answers_agree_with_duckdb_through_the_harness_peer_script() {
 /// Joins whose small side is broadcast to every task must still emit the small side's
 /// unmatched rows once: left, full, semi and anti joins with a three-row side against
 /// a table split over both executors, and `NOT IN`, which must see the whole subquery
-/// (see `sparkling_scheduler::join_planning`).
+/// (see `sparkling_engine::join_planning`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joins_with_a_small_side_keep_each_unmatched_row_once() {
     let cluster = TestCluster::start(2, 1).await;

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use sparkling_connectors::iceberg::IcebergCatalog;
 
 use super::{HttpState, error_response};
-use crate::error::GatewayError;
-use crate::streaming::QueryInfo;
+use sparkling_engine::EngineError;
+use sparkling_lakehouse::streaming::QueryInfo;
 
 /// The API routes.
 pub fn routes() -> Router<HttpState> {
@@ -42,7 +42,7 @@ fn resident_bytes() -> Option<u64> {
 /// Executors, slots, sessions and the scheduler's memory.
 pub async fn cluster_json(state: &HttpState) -> Value {
     let executors: Vec<Value> = state
-        .gateway
+        .services
         .cluster()
         .executors()
         .await
@@ -63,8 +63,8 @@ pub async fn cluster_json(state: &HttpState) -> Value {
     json!({
         "executors": executors,
         "taskSlots": slots,
-        "runningTasks": state.gateway.cluster().running_tasks().await,
-        "sessions": state.gateway.sessions().len(),
+        "runningTasks": state.services.cluster().running_tasks().await,
+        "sessions": state.services.sessions().len(),
         "schedulerResidentBytes": resident_bytes(),
     })
 }
@@ -91,12 +91,12 @@ pub fn query_json(query: &QueryInfo, recent: bool) -> Value {
 
 /// Distributed queries, newest first (without their stages).
 async fn queries(State(state): State<HttpState>) -> Response {
-    Json(state.gateway.cluster().jobs_progress().await).into_response()
+    Json(state.services.cluster().jobs_progress().await).into_response()
 }
 
 /// One distributed query with its stages and tasks.
 async fn query(State(state): State<HttpState>, Path(id): Path<String>) -> Response {
-    match state.gateway.cluster().job_detail(&id).await {
+    match state.services.cluster().job_detail(&id).await {
         Some(job) => Json(job).into_response(),
         None => error_response(
             StatusCode::NOT_FOUND,
@@ -112,7 +112,7 @@ async fn streams(State(state): State<HttpState>) -> Response {
 /// Every streaming query with its last progress.
 pub fn streams_json(state: &HttpState) -> Vec<Value> {
     state
-        .gateway
+        .services
         .streams()
         .list()
         .iter()
@@ -141,14 +141,14 @@ async fn table(
     }
 }
 
-fn catalog(state: &HttpState) -> Result<&IcebergCatalog, GatewayError> {
-    state.gateway.sessions().iceberg().ok_or_else(|| {
-        GatewayError::Unsupported("this scheduler has no Iceberg catalog (--catalog)".into())
+fn catalog(state: &HttpState) -> Result<&IcebergCatalog, EngineError> {
+    state.services.sessions().iceberg().ok_or_else(|| {
+        EngineError::Unsupported("this scheduler has no Iceberg catalog (--catalog)".into())
     })
 }
 
 /// Every namespace and its tables, with each table's current snapshot.
-pub async fn tables_json(state: &HttpState) -> Result<Value, GatewayError> {
+pub async fn tables_json(state: &HttpState) -> Result<Value, EngineError> {
     let catalog = catalog(state)?;
     let mut namespaces = Vec::new();
     let mut names = catalog.namespaces().await?;
@@ -185,7 +185,7 @@ pub async fn table_json(
     state: &HttpState,
     namespace: &str,
     name: &str,
-) -> Result<Option<Value>, GatewayError> {
+) -> Result<Option<Value>, EngineError> {
     let Some(table) = catalog(state)?.load(namespace, name).await? else {
         return Ok(None);
     };
@@ -243,7 +243,7 @@ pub async fn table_json(
 }
 
 async fn stream(State(state): State<HttpState>, Path(id): Path<String>) -> Response {
-    match state.gateway.streams().info(&id) {
+    match state.services.streams().info(&id) {
         Some(query) => Json(query_json(&query, true)).into_response(),
         None => error_response(
             StatusCode::NOT_FOUND,

@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::HttpState;
-use crate::cluster::ExecutorInfo;
-use crate::streaming::StreamingQueryState;
-use crate::submissions::DriverState;
+use sparkling_engine::cluster::ExecutorInfo;
+use sparkling_jobs::submissions::DriverState;
+use sparkling_lakehouse::streaming::StreamingQueryState;
 
 /// The metrics route.
 pub fn routes() -> Router<HttpState> {
@@ -44,7 +44,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(Stri
 
 async fn metrics(State(state): State<HttpState>) -> Response {
     let mut out = String::new();
-    let executors = state.gateway.cluster().executors().await;
+    let executors = state.services.cluster().executors().await;
     family(
         &mut out,
         "sparkling_executors",
@@ -83,7 +83,7 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         "Resident memory of each executor's process, as of its last heartbeat.",
         |e| e.resident_bytes.map(|b| b as f64),
     );
-    let cluster = state.gateway.cluster();
+    let cluster = state.services.cluster();
     let (queued, running) = cluster.queued_and_running_jobs();
     family(
         &mut out,
@@ -103,7 +103,7 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         &[(String::new(), cluster.running_tasks().await as f64)],
     );
 
-    use crate::counters::*;
+    use sparkling_engine::counters::*;
     let counter = |out: &mut String, name: &str, help: &str, samples: &[(&str, u64)]| {
         let samples: Vec<(String, f64)> = samples
             .iter()
@@ -171,7 +171,7 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         &by_state,
     );
 
-    let queries = state.gateway.streams().list();
+    let queries = state.services.streams().list();
     let by_state: Vec<_> = StreamingQueryState::ALL
         .iter()
         .map(|s| {
@@ -208,12 +208,14 @@ async fn metrics(State(state): State<HttpState>) -> Response {
             .and_then(|l| l.parse::<f64>().ok());
         last.push((labels, progress, lag));
     }
-    let per_query =
-        |pick: &dyn Fn(&crate::streaming::progress::QueryProgress, Option<f64>) -> Option<f64>| {
-            last.iter()
-                .filter_map(|(labels, p, lag)| pick(p, *lag).map(|v| (labels.clone(), v)))
-                .collect::<Vec<_>>()
-        };
+    let per_query = |pick: &dyn Fn(
+        &sparkling_lakehouse::streaming::progress::QueryProgress,
+        Option<f64>,
+    ) -> Option<f64>| {
+        last.iter()
+            .filter_map(|(labels, p, lag)| pick(p, *lag).map(|v| (labels.clone(), v)))
+            .collect::<Vec<_>>()
+    };
     family(
         &mut out,
         "sparkling_streaming_last_batch_id",

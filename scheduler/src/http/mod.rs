@@ -19,8 +19,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::gateway::Gateway;
-use crate::submissions::SubmissionManager;
+use sparkling_jobs::submissions::SubmissionManager;
 
 /// Largest request body accepted (a job's script travels inline).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -28,8 +27,8 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Everything the HTTP handlers reach.
 #[derive(Clone)]
 pub struct HttpState {
-    /// The gateway (cluster, sessions, streaming queries).
-    pub gateway: Gateway,
+    /// The cluster, sessions and streaming queries.
+    pub services: sparkling_jobs::Services,
     /// Submitted jobs.
     pub submissions: SubmissionManager,
 }

@@ -14,8 +14,8 @@ use serde_json::json;
 use sparkling_proto::SPARK_VERSION;
 
 use super::{HttpState, error_response};
-use crate::error::GatewayError;
-use crate::submissions::{CreateRequest, KillOutcome};
+use sparkling_engine::EngineError;
+use sparkling_jobs::submissions::{CreateRequest, KillOutcome};
 
 /// The submission routes.
 pub fn routes() -> Router<HttpState> {
@@ -55,7 +55,7 @@ async fn create(State(state): State<HttpState>, body: Result<Bytes, BytesRejecti
             "success": true,
         }))
         .into_response(),
-        Err(e @ (GatewayError::InvalidInput(_) | GatewayError::Unsupported(_))) => {
+        Err(e @ (EngineError::InvalidInput(_) | EngineError::Unsupported(_))) => {
             error_response(StatusCode::BAD_REQUEST, format!("Malformed request: {e}"))
         }
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

@@ -3,7 +3,7 @@
 //! own SQL tests are written) run against a whole Sparkling cluster inside this test
 //! process: the Iceberg REST catalog, the scheduler with its gateway, and two
 //! executors, on loopback ports. Statements take the path every front end takes
-//! (`Gateway::run_statement`), so DDL, `STREAM(...)`, time travel, expectations and
+//! (`Engine::run_statement`), so DDL, `STREAM(...)`, time travel, expectations and
 //! Spark's semantics are tested without starting processes.
 //!
 //! Each file runs in a fresh session of the one shared cluster; files that create
@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use async_trait::async_trait;
+use sparkling_engine::Engine;
+use sparkling_engine::session::Session;
 use sparkling_executor::{ExecutorOptions, ShuffleCompression, run_executor};
-use sparkling_scheduler::session::Session;
-use sparkling_scheduler::{Gateway, SchedulerOptions};
+use sparkling_scheduler::SchedulerOptions;
 use sqllogictest::{DBOutput, DefaultColumnType};
 use tokio::sync::watch;
 
@@ -32,7 +33,7 @@ const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
 /// The cluster the files run against; stopped when dropped with the runtime.
 struct TestCluster {
-    gateway: Gateway,
+    engine: Engine,
     _dir: tempfile::TempDir,
     _stop: watch::Sender<bool>,
 }
@@ -97,10 +98,10 @@ async fn start_cluster() -> TestCluster {
     }
     // The catalog and scheduler run until the test's runtime ends.
     std::mem::forget(catalog);
-    let gateway = running.gateway.clone();
+    let engine = running.engine.clone();
     std::mem::forget(running);
     TestCluster {
-        gateway,
+        engine,
         _dir: dir,
         _stop: stop,
     }
@@ -113,7 +114,7 @@ struct StatementError(String);
 
 /// One file's connection: a session of the shared cluster.
 struct SlsSession {
-    gateway: Gateway,
+    engine: Engine,
     session: Arc<Session>,
 }
 
@@ -126,11 +127,11 @@ impl sqllogictest::AsyncDB for SlsSession {
         let id = uuid::Uuid::new_v4().to_string();
         let (operation, interrupted) = self.session.start_operation(&id, Vec::new());
         let result = self
-            .gateway
+            .engine
             .run_statement(&self.session, sql, &operation, interrupted)
             .await;
         self.session.end_operation(&id);
-        let batches = result.map_err(|e| StatementError(e.to_string()))?;
+        let (_, batches) = result.map_err(|e| StatementError(e.to_string()))?;
         Ok(output(&batches))
     }
 
@@ -211,15 +212,15 @@ async fn sql_files() {
     assert!(!files.is_empty(), "no .slt files found");
     let mut failures = Vec::new();
     for file in &files {
-        let gateway = cluster.gateway.clone();
-        let session = gateway
+        let engine = cluster.engine.clone();
+        let session = engine
             .sessions()
             .get_or_create(&uuid::Uuid::new_v4().to_string())
             .unwrap();
         let mut runner = sqllogictest::Runner::new(move || {
-            let gateway = gateway.clone();
+            let engine = engine.clone();
             let session = Arc::clone(&session);
-            async move { Ok(SlsSession { gateway, session }) }
+            async move { Ok(SlsSession { engine, session }) }
         });
         runner.with_column_validator(sqllogictest::default_column_validator);
         let name = file.file_name().unwrap().to_string_lossy().to_string();

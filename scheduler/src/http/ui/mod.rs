@@ -127,7 +127,7 @@ fn duration(ms: u64) -> String {
 
 /// Epoch milliseconds as `2026-11-30 16:02:11 UTC`.
 fn time(ms: i64) -> String {
-    let t = crate::clock::utc(ms);
+    let t = sparkling_engine::clock::utc(ms);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
         t.year, t.month, t.day, t.hour, t.minute, t.second

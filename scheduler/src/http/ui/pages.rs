@@ -11,9 +11,9 @@ use super::svg::{Node, Series, compact, dataset_graph, line_chart};
 use super::{duration, esc, page, time, url_segment};
 use crate::http::HttpState;
 use crate::http::api::{cluster_json, table_json, tables_json};
-use crate::pipelines::DatasetState;
-use crate::streaming::{QueryInfo, StreamingQueryState, Trigger};
-use crate::submissions::{StatementState, Submission};
+use sparkling_jobs::pipelines::DatasetState;
+use sparkling_jobs::submissions::{StatementState, Submission};
+use sparkling_lakehouse::streaming::{QueryInfo, StreamingQueryState, Trigger};
 
 pub(super) fn state_span(state: &str) -> String {
     format!("<span class=\"state {0}\">{0}</span>", esc(state))
@@ -58,7 +58,7 @@ pub async fn cluster(State(state): State<HttpState>) -> Response {
     let executors = cluster["executors"].as_array().cloned().unwrap_or_default();
     let jobs = state.submissions.list();
     let running_jobs = jobs.iter().filter(|j| !j.state.is_final()).count();
-    let streams = state.gateway.streams().list();
+    let streams = state.services.streams().list();
     let active = streams
         .iter()
         .filter(|q| q.state == StreamingQueryState::Active)
@@ -138,7 +138,7 @@ fn elapsed(job: &Submission) -> String {
         (Some(start), Some(end)) => duration((end - start).max(0) as u64),
         (Some(start), None) => format!(
             "{} so far",
-            duration((crate::clock::now_ms() - start).max(0) as u64)
+            duration((sparkling_engine::clock::now_ms() - start).max(0) as u64)
         ),
         _ => "-".into(),
     }
@@ -309,10 +309,10 @@ pub async fn job(State(state): State<HttpState>, Path(id): Path<String>) -> Resp
     page("Jobs", &title, !job.state.is_final(), &body).into_response()
 }
 
-fn kind_label(kind: crate::pipelines::graph::DatasetKind) -> &'static str {
+fn kind_label(kind: sparkling_jobs::pipelines::graph::DatasetKind) -> &'static str {
     match kind {
-        crate::pipelines::graph::DatasetKind::StreamingTable => "streaming table",
-        crate::pipelines::graph::DatasetKind::MaterializedView => "materialized view",
+        sparkling_jobs::pipelines::graph::DatasetKind::StreamingTable => "streaming table",
+        sparkling_jobs::pipelines::graph::DatasetKind::MaterializedView => "materialized view",
     }
 }
 
@@ -326,7 +326,7 @@ fn trigger_label(trigger: &Trigger) -> String {
 }
 
 /// The total lag a progress report's first source recorded.
-fn lag(progress: &crate::streaming::progress::QueryProgress) -> Option<String> {
+fn lag(progress: &sparkling_lakehouse::streaming::progress::QueryProgress) -> Option<String> {
     progress
         .sources
         .first()
@@ -335,7 +335,7 @@ fn lag(progress: &crate::streaming::progress::QueryProgress) -> Option<String> {
 
 /// `/streams`: every streaming query.
 pub async fn streams(State(state): State<HttpState>) -> Response {
-    let queries = state.gateway.streams().list();
+    let queries = state.services.streams().list();
     let mut body = String::new();
     if queries.is_empty() {
         body.push_str(
@@ -388,7 +388,7 @@ pub async fn streams(State(state): State<HttpState>) -> Response {
 /// `/streams/{id}`: a query's definition, charts of its recent batches, offsets
 /// and lag.
 pub async fn stream(State(state): State<HttpState>, Path(id): Path<String>) -> Response {
-    let Some(q) = state.gateway.streams().info(&id) else {
+    let Some(q) = state.services.streams().info(&id) else {
         return not_found(
             "Streams",
             format!("There is no streaming query {id} on this cluster."),
@@ -671,7 +671,7 @@ fn expectations_cell(summary: &Value) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    crate::expectations::counts_of(&map)
+    sparkling_lakehouse::expectations::counts_of(&map)
         .iter()
         .map(|c| format!("{}: {} / {}", esc(&c.name), c.passed, c.failed))
         .collect::<Vec<_>>()

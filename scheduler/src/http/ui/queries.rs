@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::pages::{not_found, state_span};
 use super::{duration, esc, page, time, url_segment};
 use crate::http::HttpState;
-use crate::job_progress::{JobProgress, JobState, StageProgress};
+use sparkling_engine::job_progress::{JobProgress, JobState, StageProgress};
 
 /// How many queries the list shows.
 const LISTED: usize = 200;
@@ -30,7 +30,7 @@ fn run_time(started: Option<u64>, ended: Option<u64>) -> String {
     match started {
         Some(s) => duration(
             ended
-                .unwrap_or(crate::clock::now_ms() as u64)
+                .unwrap_or(sparkling_engine::clock::now_ms() as u64)
                 .saturating_sub(s),
         ),
         None => String::new(),
@@ -59,7 +59,7 @@ fn rows_and_bytes(rows: u64, bytes: u64) -> String {
 
 /// `/queries`: every distributed query the scheduler still knows, newest first.
 pub async fn queries(State(state): State<HttpState>) -> Response {
-    let jobs = state.gateway.cluster().jobs_progress().await;
+    let jobs = state.services.cluster().jobs_progress().await;
     let mut body = String::from(
         "<p class=\"muted\">Every statement, DataFrame action, streaming batch and pipeline \
          dataset that runs on the executors is a query: its plan is cut into stages at each \
@@ -206,7 +206,7 @@ fn summary_table(body: &mut String, job: &JobProgress, stages: &[StageProgress])
 
 /// `/queries/{id}`: one query's stages and tasks.
 pub async fn query(State(state): State<HttpState>, Path(id): Path<String>) -> Response {
-    let Some(job) = state.gateway.cluster().job_detail(&id).await else {
+    let Some(job) = state.services.cluster().job_detail(&id).await else {
         return not_found(
             "Queries",
             format!(

@@ -1,0 +1,18 @@
+//! The Spark Connect service: `spark.connect.SparkConnectService` over the engine.
+//!
+//! [`service`] translates the protocol into calls on the engine's sessions and runs
+//! operations (`operation`) whose relations [`relation`] turns into plans; it answers
+//! through `responder`, with Arrow on the wire from [`arrow`]. `streams` serves
+//! PySpark's streaming commands on the lakehouse's streaming queries, `analyze` the
+//! analyzer. Engine errors become gRPC statuses in [`status`] and nowhere else.
+
+mod analyze;
+pub mod arrow;
+mod operation;
+pub mod relation;
+mod responder;
+pub mod service;
+pub mod status;
+mod streams;
+
+pub use service::Gateway;
