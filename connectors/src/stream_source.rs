@@ -495,10 +495,8 @@ pub struct StreamTableFunction {
 impl TableFunctionImpl for StreamTableFunction {
     fn call(&self, args: &[Expr]) -> Result<Arc<dyn TableProvider>> {
         let full = stream_table_name(args)?;
-        let (namespace, name) = match full.rsplit_once('.') {
-            Some((ns, name)) => (ns.to_string(), name.to_string()),
-            None => (self.default_namespace.clone(), full.clone()),
-        };
+        let (namespace, name) =
+            sparkling_sql::names::split_table_name(&full, &self.default_namespace);
         let catalog = self.catalog.clone();
         let (ns, n) = (namespace.clone(), name.clone());
         let Some(table) =

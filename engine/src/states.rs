@@ -8,7 +8,7 @@
 /// with `as_str()`, `Display` and `ALL` (every variant, in declaration order).
 ///
 /// ```
-/// sparkling_scheduler::state_enum! {
+/// sparkling_engine::state_enum! {
 ///     /// A light.
 ///     pub enum Light { Red => "RED", Green => "GREEN" }
 /// }

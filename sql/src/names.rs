@@ -37,6 +37,15 @@ pub fn namespace_name(parts: &[String]) -> Result<String> {
     }
 }
 
+/// `(namespace, table)` of a dotted name as the table functions take it (`ns.t`, or
+/// `t` in `default_namespace`): the table is after the last dot.
+pub fn split_table_name(name: &str, default_namespace: &str) -> (String, String) {
+    match name.rsplit_once('.') {
+        Some((ns, t)) => (ns.to_string(), t.to_string()),
+        None => (default_namespace.to_string(), name.to_string()),
+    }
+}
+
 /// `text` as a SQL string literal: `O'Brien` becomes `'O''Brien'`.
 pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -66,6 +75,15 @@ mod tests {
         assert!(table_name_parts(&parts("a.b.c.d")).is_err());
         assert_eq!(namespace_name(&parts("spark_catalog.ns")).unwrap(), "ns");
         assert!(namespace_name(&parts("a.b.c")).is_err());
+    }
+
+    #[test]
+    fn dotted_names_split_at_the_last_dot() {
+        assert_eq!(
+            split_table_name("lake.t", "default"),
+            ("lake".into(), "t".into())
+        );
+        assert_eq!(split_table_name("t", "music"), ("music".into(), "t".into()));
     }
 
     #[test]

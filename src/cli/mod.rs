@@ -186,15 +186,10 @@ pub struct GenKafkaArgs {
     pub producer_conf: Vec<String>,
 }
 
-/// `sparkling local`.
+/// What `sparkling local` and `sparkling scheduler` serve the same way: the address,
+/// the client-facing ports, the token and where lineage goes.
 #[derive(Debug, clap::Args)]
-pub struct LocalArgs {
-    /// Number of executors.
-    #[arg(long, default_value_t = 2, env = "SPARKLING_EXECUTORS")]
-    pub executors: usize,
-    /// Task slots per executor (default: CPU cores / executors, at least 1).
-    #[arg(long, env = "SPARKLING_SLOTS")]
-    pub slots: Option<usize>,
+pub struct ServerArgs {
     /// Address to bind.
     #[arg(long, default_value_t = DEFAULT_BIND, env = "SPARKLING_BIND")]
     pub bind: IpAddr,
@@ -204,6 +199,27 @@ pub struct LocalArgs {
     /// HTTP port: REST submissions and the JSON API (0 picks a free one).
     #[arg(long, default_value_t = DEFAULT_HTTP_PORT, env = "SPARKLING_HTTP_PORT")]
     pub http_port: u16,
+    /// Bearer token clients must present (required off loopback).
+    #[arg(long, env = "SPARKLING_AUTH_TOKEN")]
+    pub auth_token: Option<String>,
+    /// Where OpenLineage events of jobs and pipelines go: an HTTP endpoint
+    /// (`http://host:5000`, events POSTed to /api/v1/lineage) or a file (JSON lines).
+    #[arg(long, env = "SPARKLING_LINEAGE")]
+    pub lineage: Option<String>,
+}
+
+/// `sparkling local`.
+#[derive(Debug, clap::Args)]
+pub struct LocalArgs {
+    /// Number of executors.
+    #[arg(long, default_value_t = 2, env = "SPARKLING_EXECUTORS")]
+    pub executors: usize,
+    /// Task slots per executor (default: CPU cores / executors, at least 1).
+    #[arg(long, env = "SPARKLING_SLOTS")]
+    pub slots: Option<usize>,
+    /// Address, ports, token, lineage.
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Scheduler gRPC port, where the executors register (0, the default here,
     /// picks a free one).
     #[arg(
@@ -219,9 +235,6 @@ pub struct LocalArgs {
     /// Compression of shuffle files: none or lz4.
     #[arg(long, default_value = "none", env = "SPARKLING_SHUFFLE_COMPRESSION")]
     pub shuffle_compression: ShuffleCompression,
-    /// Bearer token clients must present (required off loopback).
-    #[arg(long, env = "SPARKLING_AUTH_TOKEN")]
-    pub auth_token: Option<String>,
     /// Where table data and metadata files go.
     #[arg(long, default_value = DEFAULT_WAREHOUSE, env = "SPARKLING_WAREHOUSE")]
     pub warehouse: String,
@@ -235,10 +248,6 @@ pub struct LocalArgs {
     /// default: `scheduler/` next to the catalog database.
     #[arg(long, env = "SPARKLING_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Where OpenLineage events of jobs and pipelines go: an HTTP endpoint
-    /// (`http://host:5000`) or a file (JSON lines).
-    #[arg(long, env = "SPARKLING_LINEAGE")]
-    pub lineage: Option<String>,
 }
 
 /// `sparkling catalog`.
@@ -269,9 +278,9 @@ pub struct CatalogArgs {
 /// `sparkling scheduler`.
 #[derive(Debug, clap::Args)]
 pub struct SchedulerArgs {
-    /// Address to bind.
-    #[arg(long, default_value_t = DEFAULT_BIND, env = "SPARKLING_BIND")]
-    pub bind: IpAddr,
+    /// Address, ports, token, lineage.
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Scheduler gRPC port (executors register here).
     #[arg(
         long = "scheduler-port",
@@ -280,18 +289,9 @@ pub struct SchedulerArgs {
         env = "SPARKLING_SCHEDULER_PORT"
     )]
     pub scheduler_port: u16,
-    /// Spark Connect port.
-    #[arg(long, default_value_t = DEFAULT_CONNECT_PORT, env = "SPARKLING_CONNECT_PORT")]
-    pub connect_port: u16,
-    /// HTTP port: REST submissions and the JSON API (0 picks a free one).
-    #[arg(long, default_value_t = DEFAULT_HTTP_PORT, env = "SPARKLING_HTTP_PORT")]
-    pub http_port: u16,
     /// Host name executors and clients use for this machine (default: the bind address).
     #[arg(long, env = "SPARKLING_EXTERNAL_HOST")]
     pub external_host: Option<String>,
-    /// Bearer token clients must present (required off loopback).
-    #[arg(long, env = "SPARKLING_AUTH_TOKEN")]
-    pub auth_token: Option<String>,
     /// Iceberg REST catalog behind spark_catalog (e.g. http://127.0.0.1:8181).
     #[arg(long, env = "SPARKLING_CATALOG")]
     pub catalog: Option<String>,
@@ -302,10 +302,6 @@ pub struct SchedulerArgs {
     /// when the scheduler starts again, and submitted jobs); without it nothing is kept.
     #[arg(long, env = "SPARKLING_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Where OpenLineage events of jobs and pipelines go: an HTTP endpoint
-    /// (`http://host:5000`, events POSTed to /api/v1/lineage) or a file (JSON lines).
-    #[arg(long, env = "SPARKLING_LINEAGE")]
-    pub lineage: Option<String>,
 }
 
 /// `sparkling executor`.

@@ -26,16 +26,16 @@ async fn shutdown_signal() {
 
 pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
     let running = start(SchedulerOptions {
-        bind: args.bind,
+        bind: args.server.bind,
         port: args.scheduler_port,
-        connect_port: args.connect_port,
-        http_port: args.http_port,
+        connect_port: args.server.connect_port,
+        http_port: args.server.http_port,
         external_host: args.external_host,
-        auth_token: args.auth_token,
+        auth_token: args.server.auth_token,
         catalog_uri: args.catalog.clone(),
         catalog_token: args.catalog_token,
         state_dir: args.state_dir.clone(),
-        lineage: args.lineage.clone(),
+        lineage: args.server.lineage.clone(),
     })
     .await?;
     println!("sparkling scheduler ready");
@@ -163,12 +163,13 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     if args.executors == 0 {
         bail!("--executors must be at least 1");
     }
+    let server = args.server;
     let catalog = sparkling_catalog::start(sparkling_catalog::CatalogOptions {
-        bind: args.bind,
+        bind: server.bind,
         port: args.catalog_port,
         db: format!("sqlite:{}", args.catalog_db.display()),
         warehouse: args.warehouse.clone(),
-        auth_token: args.auth_token.clone(),
+        auth_token: server.auth_token.clone(),
         ..Default::default()
     })
     .await?;
@@ -179,16 +180,16 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
             .join("scheduler")
     });
     let running = start(SchedulerOptions {
-        bind: args.bind,
+        bind: server.bind,
         port: args.scheduler_port,
-        connect_port: args.connect_port,
-        http_port: args.http_port,
+        connect_port: server.connect_port,
+        http_port: server.http_port,
         external_host: None,
-        auth_token: args.auth_token.clone(),
+        auth_token: server.auth_token.clone(),
         catalog_uri: Some(catalog.uri()),
-        catalog_token: args.auth_token,
+        catalog_token: server.auth_token,
         state_dir: Some(state_dir.clone()),
-        lineage: args.lineage.clone(),
+        lineage: server.lineage.clone(),
     })
     .await?;
     let slots = args
@@ -203,10 +204,10 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         let options = ExecutorOptions {
             scheduler_host: running.scheduler_addr.ip().to_string(),
             scheduler_port: running.scheduler_addr.port(),
-            bind: args.bind.to_string(),
+            bind: server.bind.to_string(),
             external_host: None,
-            port: free_port(args.bind)?,
-            grpc_port: free_port(args.bind)?,
+            port: free_port(server.bind)?,
+            grpc_port: free_port(server.bind)?,
             slots,
             work_dir: work_root.join(format!("executor-{i}")),
             shuffle_compression: args.shuffle_compression,

@@ -22,14 +22,6 @@ use super::table::{IcebergTable, iceberg_error};
 /// The metadata tables there are (Spark's `ns.t.snapshots`, `ns.t.files`).
 pub use sparkling_sql::table_syntax::METADATA_TABLES;
 
-/// `(namespace, table)` of `ns.t`.
-fn split_name(name: &str) -> Result<(String, String)> {
-    match name.rsplit_once('.') {
-        Some((ns, t)) => Ok((ns.to_string(), t.to_string())),
-        None => Ok(("default".to_string(), name.to_string())),
-    }
-}
-
 fn string_arg(args: &[Expr], i: usize, function: &str) -> Result<String> {
     match args.get(i) {
         Some(Expr::Literal(ScalarValue::Utf8(Some(s)), _)) => Ok(s.clone()),
@@ -42,7 +34,8 @@ fn string_arg(args: &[Expr], i: usize, function: &str) -> Result<String> {
 }
 
 fn load(catalog: &IcebergCatalog, name: &str) -> Result<Table> {
-    let (ns, t) = split_name(name)?;
+    let (ns, t) =
+        sparkling_sql::names::split_table_name(name, sparkling_sql::names::DEFAULT_SCHEMA);
     match block_on(catalog.load(&ns, &t))? {
         Some(table) => Ok(table),
         None => plan_err!("table {ns}.{t} does not exist"),

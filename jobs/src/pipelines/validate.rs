@@ -234,15 +234,10 @@ struct OverlayStreamTable {
 impl TableFunctionImpl for OverlayStreamTable {
     fn call(&self, args: &[Expr]) -> DfResult<Arc<dyn TableProvider>> {
         let name = stream_table_name(args)?;
-        let table = match name.rsplit_once('.') {
-            Some((ns, t)) => TableName {
-                namespace: ns.to_lowercase(),
-                name: t.to_lowercase(),
-            },
-            None => TableName {
-                namespace: DEFAULT_SCHEMA.to_string(),
-                name: name.to_lowercase(),
-            },
+        let (namespace, table) = sparkling_sql::names::split_table_name(&name, DEFAULT_SCHEMA);
+        let table = TableName {
+            namespace: namespace.to_lowercase(),
+            name: table.to_lowercase(),
         };
         if let Some(schema) = self.planned.read().get(&table).cloned() {
             return Ok(Arc::new(StreamSourceTable {
