@@ -19,7 +19,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use tokio::sync::watch;
 
 use crate::cluster::{Cluster, MAX_MESSAGE_SIZE};
@@ -138,11 +138,9 @@ pub async fn run_job(
         )
         .await;
         match result {
-            Ok(partitions) => {
-                let (guard, partitions) = partitions;
+            Ok((guard, partitions)) => {
                 let stream = futures::stream::iter(partitions)
-                    .then(fetch_partition)
-                    .try_flatten()
+                    .flatten()
                     // The guard lives exactly as long as the stream.
                     .map(move |batch| {
                         let _ = &guard;
@@ -191,7 +189,7 @@ async fn run_attempt(
     mut interrupted: watch::Receiver<bool>,
     on_submit: &impl Fn(&str),
     after_loss: bool,
-) -> Result<(JobGuard, Vec<PartitionLocation>), AttemptError> {
+) -> Result<(JobGuard, Vec<SendableRecordBatchStream>), AttemptError> {
     let executors: HashSet<String> = cluster.executor_ids().await;
     let (job_id, mut updates) = cluster.submit(name, ctx, plan).await?;
     on_submit(&job_id);
@@ -246,7 +244,26 @@ async fn run_attempt(
         match status.and_then(|s| s.status) {
             Some(job_status::Status::Successful(done)) => {
                 guard.state = JobState::Succeeded;
-                return Ok((guard, final_partitions(done.partition_location)));
+                // Every result partition is opened now, so an executor that died
+                // after its tasks finished costs a re-run, as a loss during the job
+                // does, instead of failing the result stream.
+                let mut streams = Vec::new();
+                for location in final_partitions(done.partition_location) {
+                    match fetch_partition(location).await {
+                        Ok(stream) => streams.push(stream),
+                        Err(e) => {
+                            let unreachable = cluster.remove_unreachable_executors().await;
+                            if !unreachable.is_empty() {
+                                return Err(AttemptError::ExecutorLost(format!(
+                                    "the results of job {job_id} were lost with executor(s) {}",
+                                    unreachable.join(", ")
+                                )));
+                            }
+                            return Err(EngineError::from(e).into());
+                        }
+                    }
+                }
+                return Ok((guard, streams));
             }
             Some(job_status::Status::Failed(failed)) => {
                 guard.state = JobState::Failed;
