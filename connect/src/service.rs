@@ -44,19 +44,9 @@ impl Gateway {
         Self { engine, streams }
     }
 
-    /// The engine the service runs work on.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
     /// The cluster the gateway submits work to.
     pub fn cluster(&self) -> &Cluster {
         self.engine.cluster()
-    }
-
-    /// The cluster's streaming queries.
-    pub fn streams(&self) -> &StreamingManager {
-        &self.streams
     }
 
     /// Open sessions.

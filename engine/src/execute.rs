@@ -22,7 +22,6 @@ use tokio::sync::watch;
 use async_trait::async_trait;
 
 use crate::cluster::Cluster;
-use crate::command::LakehouseCommand;
 use crate::error::{EngineError, Interrupted};
 use crate::job::run_job;
 use crate::session::{Operation, Session};
@@ -100,7 +99,7 @@ fn scans(plan: &LogicalPlan) -> (usize, bool) {
 }
 
 /// What the engine asks of whoever runs the plans it cannot: Spark's lakehouse
-/// statements ([`LakehouseCommand`]) and writes into Iceberg tables, which
+/// statements ([`crate::command::LakehouseCommand`]) and writes into Iceberg tables, which
 /// `sparkling-lakehouse` implements (catalog operations, streaming queries,
 /// distributed inserts with one commit).
 #[async_trait]
@@ -129,23 +128,6 @@ pub enum Executed {
     Ran(SendableRecordBatchStream),
     /// Not its plan: the engine runs this one as any other.
     NotMine(Box<LogicalPlan>),
-}
-
-/// A runner for engines without a lakehouse: every plan is the engine's own.
-#[derive(Debug, Default)]
-pub struct NoCommands;
-
-#[async_trait]
-impl CommandRunner for NoCommands {
-    async fn run(&self, _run: &Run<'_>, plan: LogicalPlan) -> Result<Executed, EngineError> {
-        if let Some(command) = LakehouseCommand::of(&plan) {
-            return Err(EngineError::Unsupported(format!(
-                "{} needs an Iceberg catalog (start the scheduler with --catalog)",
-                command.sql
-            )));
-        }
-        Ok(Executed::NotMine(Box::new(plan)))
-    }
 }
 
 /// Runs `plan` for `session`, lakehouse commands and writes through `commands`;
