@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use datafusion::prelude::SessionContext;
 use sparkling_benches::report::{EngineRun, IcebergBench};
-use sparkling_benches::tpch::{data, normalize, query};
+use sparkling_benches::tpch::check::{Cell, compare, rows_of_batches};
+use sparkling_benches::tpch::{data, query};
 use sparkling_client::SparkSession;
 
 use crate::ms;
@@ -20,7 +21,7 @@ pub async fn run(
     dir: &std::path::Path,
     work: &std::path::Path,
     parquet: &EngineRun,
-    answers: &[Vec<String>],
+    answers: &[Vec<Vec<Cell>>],
     iterations: usize,
 ) -> anyhow::Result<IcebergBench> {
     const PARTITION: &str = "l_shipmode";
@@ -89,10 +90,10 @@ pub async fn run(
                 best = best.min(t.elapsed());
             }
             if i == 0 {
-                answer = normalize(&result.batches)?;
+                answer = rows_of_batches(&result.batches)?;
             }
         }
-        let matches = answer == answers[n - 1];
+        let matches = compare(std::mem::take(&mut answer), answers[n - 1].clone()).is_ok();
         let parquet_best = parquet.query(n).map_or(f64::NAN, |q| q.best_ms);
         eprintln!(
             "q{n:>2}: parquet {parquet_best:>8.1} ms  iceberg {:>8.1} ms  {}",

@@ -9,18 +9,19 @@ use sparkling_proto::SPARK_VERSION;
 use sparkling_proto::spark::{Plan, analyze_plan_request, analyze_plan_response, plan};
 
 use crate::Gateway;
-use crate::arrow::{spark_schema, tree_string};
-use crate::relation::relation_plan;
-use sparkling_engine::EngineError;
+use crate::error::{ConnectError, Result};
+use crate::relation::root_plan;
 use sparkling_engine::session::Session;
 use sparkling_engine::statement::Mode;
+use sparkling_spark::Planned;
+use sparkling_spark::types::{spark_schema, tree_string};
 
 impl Gateway {
     pub(crate) async fn analyze(
         &self,
         session: &Session,
         analyze: analyze_plan_request::Analyze,
-    ) -> Result<analyze_plan_response::Result, EngineError> {
+    ) -> Result<analyze_plan_response::Result> {
         use analyze_plan_request::Analyze as A;
         use analyze_plan_response as R;
         Ok(match analyze {
@@ -73,45 +74,60 @@ impl Gateway {
                     result: h.finish() as i32,
                 })
             }
+            A::DdlParse(d) => R::Result::DdlParse(R::DdlParse {
+                parsed: Some(sparkling_spark::types::ddl_type(&d.ddl_string)?),
+            }),
+            A::JsonToDdl(j) => R::Result::JsonToDdl(R::JsonToDdl {
+                ddl_string: sparkling_spark::types::json_to_ddl(&j.json_string)?,
+            }),
             A::Persist(_) => R::Result::Persist(R::Persist {}),
             A::Unpersist(_) => R::Result::Unpersist(R::Unpersist {}),
             other => {
-                let name = format!("{other:?}");
-                let name = name
-                    .split(['(', ' ', '{'])
-                    .next()
-                    .unwrap_or("unknown")
-                    .to_string();
-                return Err(EngineError::Unsupported(format!(
+                let name = sparkling_spark::names::variant_name(&other);
+                return Err(ConnectError::Unsupported(format!(
                     "AnalyzePlan {name} is not supported yet"
                 )));
             }
         })
     }
 
-    async fn analyzed(
-        &self,
-        session: &Session,
-        plan: Option<Plan>,
-    ) -> Result<LogicalPlan, EngineError> {
+    async fn analyzed(&self, session: &Session, plan: Option<Plan>) -> Result<LogicalPlan> {
         match plan.and_then(|p| p.op_type) {
             Some(plan::OpType::Root(relation)) => {
-                relation_plan(session, relation, Mode::Analyze).await
+                let plan = match root_plan(session, relation, Mode::Analyze).await? {
+                    Planned::Plan(plan) => plan,
+                    Planned::Show { html, .. } => {
+                        let column = if html { "html_string" } else { "show_string" };
+                        datafusion::logical_expr::LogicalPlanBuilder::empty(true)
+                            .project([datafusion::logical_expr::lit("").alias(column)])?
+                            .build()?
+                    }
+                };
+                // Types as they will be when it runs (`7 / 2` is a double).
+                let state = session.ctx.state();
+                match state.analyzer().execute_and_check(
+                    plan.clone(),
+                    state.config_options(),
+                    |_, _| {},
+                ) {
+                    Ok(analyzed) => Ok(analyzed),
+                    // DDL and commands: their own schema.
+                    Err(_) if matches!(plan, LogicalPlan::Extension(_) | LogicalPlan::Ddl(_)) => {
+                        Ok(plan)
+                    }
+                    Err(e) => Err(e.into()),
+                }
             }
-            Some(_) => Err(EngineError::InvalidInput(
+            Some(_) => Err(ConnectError::InvalidInput(
                 "only relations can be analyzed".into(),
             )),
-            None => Err(EngineError::InvalidInput(
+            None => Err(ConnectError::InvalidInput(
                 "AnalyzePlan without a plan".into(),
             )),
         }
     }
 
-    async fn optimized(
-        &self,
-        session: &Session,
-        plan: Option<Plan>,
-    ) -> Result<String, EngineError> {
+    async fn optimized(&self, session: &Session, plan: Option<Plan>) -> Result<String> {
         let plan = self.analyzed(session, plan).await?;
         Ok(session
             .ctx
@@ -121,12 +137,7 @@ impl Gateway {
             .to_string())
     }
 
-    async fn explain(
-        &self,
-        session: &Session,
-        plan: LogicalPlan,
-        mode: i32,
-    ) -> Result<String, EngineError> {
+    async fn explain(&self, session: &Session, plan: LogicalPlan, mode: i32) -> Result<String> {
         use analyze_plan_request::explain::ExplainMode;
         let state = session.ctx.state();
         let optimized = state.optimize(&plan)?;

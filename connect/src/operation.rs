@@ -9,14 +9,15 @@ use sparkling_proto::spark::{
 };
 use tokio::sync::watch;
 
-use sparkling_engine::EngineError;
+use crate::error::{ConnectError, Result};
 use sparkling_engine::session::Session;
 use sparkling_engine::statement::{Mode, is_command, sql_plan};
 
 use crate::Gateway;
 use crate::arrow::batches_to_ipc;
-use crate::relation::{partition_term, relation_plan};
+use crate::relation::{relation_plan, root_plan};
 use crate::responder::{Disconnected, Responder};
+use sparkling_spark::Planned;
 
 impl Gateway {
     /// Runs one `ExecutePlan` operation, sending its responses.
@@ -27,11 +28,11 @@ impl Gateway {
         out: &Responder,
         operation: &Arc<sparkling_engine::session::Operation>,
         interrupted: watch::Receiver<bool>,
-    ) -> Result<Result<(), EngineError>, Disconnected> {
+    ) -> Result<Result<()>, Disconnected> {
         let op_type = match plan.and_then(|p| p.op_type) {
             Some(op) => op,
             None => {
-                return Ok(Err(EngineError::InvalidInput(
+                return Ok(Err(ConnectError::InvalidInput(
                     "ExecutePlan without a plan".into(),
                 )));
             }
@@ -58,7 +59,7 @@ impl Gateway {
                 }
             }
             plan::OpType::CompressedOperation(_) => {
-                return Ok(Err(EngineError::Unsupported(
+                return Ok(Err(ConnectError::Unsupported(
                     "compressed plans are not supported; disable plan compression in the client"
                         .into(),
                 )));
@@ -74,11 +75,63 @@ impl Gateway {
         relation: Relation,
         operation: &Arc<sparkling_engine::session::Operation>,
         interrupted: &watch::Receiver<bool>,
-    ) -> Result<SendableRecordBatchStream, EngineError> {
-        let plan = relation_plan(session, relation, Mode::Execute).await?;
-        self.engine
-            .execute(session, plan, operation, interrupted.clone())
-            .await
+    ) -> Result<SendableRecordBatchStream> {
+        match root_plan(session, relation, Mode::Execute).await? {
+            Planned::Plan(plan) => Ok(self
+                .engine
+                .execute(session, plan, operation, interrupted.clone())
+                .await?),
+            Planned::Show {
+                plan,
+                num_rows,
+                truncate,
+                vertical,
+                html,
+            } => {
+                let names: Vec<String> = plan
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+                let stream = self
+                    .engine
+                    .execute(session, plan, operation, interrupted.clone())
+                    .await?;
+                let batches: Vec<arrow::record_batch::RecordBatch> =
+                    datafusion::physical_plan::common::collect(stream)
+                        .await
+                        .map_err(sparkling_engine::EngineError::from)?;
+                let options = sparkling_spark::show::ShowOptions {
+                    num_rows,
+                    truncate,
+                    vertical,
+                    time_zone: session_time_zone(session),
+                };
+                let text = if html {
+                    sparkling_spark::show::html_string(&names, &batches, &options)
+                } else {
+                    sparkling_spark::show::show_string(&names, &batches, &options)
+                };
+                let column: &str = if html { "html_string" } else { "show_string" };
+                let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+                    arrow::datatypes::Field::new(column, arrow::datatypes::DataType::Utf8, false),
+                ]));
+                let batch = arrow::record_batch::RecordBatch::try_new(
+                    std::sync::Arc::clone(&schema),
+                    vec![std::sync::Arc::new(arrow::array::StringArray::from(vec![
+                        text,
+                    ]))],
+                )
+                .map_err(|e| ConnectError::Internal(e.to_string()))?;
+                Ok(Box::pin(
+                    datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                        schema,
+                        futures::stream::iter([Ok(batch)]),
+                    ),
+                ))
+            }
+        }
     }
 
     async fn run_command(
@@ -88,21 +141,33 @@ impl Gateway {
         out: &Responder,
         operation: &Arc<sparkling_engine::session::Operation>,
         interrupted: &watch::Receiver<bool>,
-    ) -> Result<Result<(), EngineError>, Disconnected> {
+    ) -> Result<Result<()>, Disconnected> {
         let Some(command_type) = cmd.command_type else {
-            return Ok(Err(EngineError::InvalidInput("command has no type".into())));
+            return Ok(Err(ConnectError::InvalidInput(
+                "command has no type".into(),
+            )));
         };
         match command_type {
             command::CommandType::SqlCommand(sql) => {
                 #[allow(deprecated)]
-                let query = match sql.input.and_then(|r| r.rel_type) {
-                    Some(relation::RelType::Sql(s)) => s.query,
+                let relation = match sql.input.and_then(|r| r.rel_type) {
+                    Some(relation::RelType::Sql(s)) => s,
                     Some(_) => {
-                        return Ok(Err(EngineError::Unsupported(
+                        return Ok(Err(ConnectError::Unsupported(
                             "SqlCommand input must be a SQL relation".into(),
                         )));
                     }
-                    None => sql.sql,
+                    None => Sql {
+                        query: sql.sql,
+                        args: sql.args,
+                        pos_args: sql.pos_args,
+                        named_arguments: sql.named_arguments,
+                        pos_arguments: sql.pos_arguments,
+                    },
+                };
+                let query = match sparkling_spark::plan::bound_sql(&relation) {
+                    Ok(query) => query,
+                    Err(e) => return Ok(Err(e.into())),
                 };
                 self.sql_command(session, query, out, operation, interrupted)
                     .await
@@ -111,65 +176,24 @@ impl Gateway {
                 let result = async {
                     let input = view
                         .input
-                        .ok_or_else(|| EngineError::InvalidInput("view without input".into()))?;
+                        .ok_or_else(|| ConnectError::InvalidInput("view without input".into()))?;
                     let plan = relation_plan(session, input, Mode::Execute).await?;
                     let table = datafusion::catalog::view::ViewTable::new(plan, None);
-                    session.register_temp_view(&view.name, Arc::new(table), view.replace)
+                    Ok::<_, ConnectError>(session.register_temp_view(
+                        &view.name,
+                        Arc::new(table),
+                        view.replace,
+                    )?)
                 }
                 .await;
                 Ok(result)
             }
-            command::CommandType::WriteOperationV2(write) => {
-                let result = async {
-                    use sparkling_proto::spark::write_operation_v2::Mode as WriteMode;
-                    let create = match WriteMode::try_from(write.mode) {
-                        Ok(WriteMode::Append) => false,
-                        Ok(WriteMode::Create) => true,
-                        Ok(other) => {
-                            return Err(EngineError::Unsupported(format!(
-                                "writeTo(...) mode {} is not supported yet (append and create are)",
-                                other.as_str_name()
-                            )));
-                        }
-                        Err(_) => {
-                            return Err(EngineError::InvalidInput(format!(
-                                "unknown write mode {}",
-                                write.mode
-                            )));
-                        }
-                    };
-                    if let Some(provider) = &write.provider
-                        && !provider.eq_ignore_ascii_case("iceberg")
-                    {
-                        return Err(EngineError::Unsupported(format!(
-                            "tables are Iceberg tables; provider {provider} is not supported"
-                        )));
-                    }
-                    let partitioned_by = write
-                        .partitioning_columns
-                        .iter()
-                        .map(partition_term)
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let input = write
-                        .input
-                        .ok_or_else(|| EngineError::InvalidInput("write without input".into()))?;
-                    let plan = relation_plan(session, input, Mode::Execute).await?;
-                    sparkling_lakehouse::commands::write_v2(
-                        self.cluster(),
-                        session,
-                        plan,
-                        &write.table_name,
-                        create,
-                        partitioned_by,
-                        write.table_properties.into_iter().collect(),
-                        operation,
-                        interrupted.clone(),
-                    )
-                    .await
-                }
-                .await;
-                Ok(result)
-            }
+            command::CommandType::WriteOperationV2(write) => Ok(self
+                .write_v2(session, write, operation, interrupted.clone())
+                .await),
+            command::CommandType::WriteOperation(write) => Ok(self
+                .write(session, write, operation, interrupted.clone())
+                .await),
             command::CommandType::WriteStreamOperationStart(start) => {
                 self.write_stream_start(session, start, out).await
             }
@@ -181,9 +205,8 @@ impl Gateway {
                     .await
             }
             other => {
-                let name = format!("{other:?}");
-                let name = name.split(['(', ' ', '{']).next().unwrap_or("unknown");
-                Ok(Err(EngineError::Unsupported(format!(
+                let name = sparkling_spark::names::variant_name(&other);
+                Ok(Err(ConnectError::Unsupported(format!(
                     "command {name} is not supported yet"
                 ))))
             }
@@ -200,10 +223,10 @@ impl Gateway {
         out: &Responder,
         operation: &Arc<sparkling_engine::session::Operation>,
         interrupted: &watch::Receiver<bool>,
-    ) -> Result<Result<(), EngineError>, Disconnected> {
+    ) -> Result<Result<()>, Disconnected> {
         let analyzed = match sql_plan(session, &query, Mode::Analyze).await {
             Ok(plan) => plan,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err(e.into())),
         };
         if !is_command(&analyzed) {
             let schema = Arc::clone(analyzed.schema().inner());
@@ -235,7 +258,7 @@ impl Gateway {
                 .run_statement(session, &query, operation, interrupted.clone())
                 .await?;
             let data = batches_to_ipc(&schema, &batches)?;
-            Ok::<_, EngineError>((schema, batches, data))
+            Ok::<_, ConnectError>((schema, batches, data))
         }
         .await;
         let (schema, batches, data) = match result {
@@ -264,4 +287,16 @@ impl Gateway {
         );
         out.send_results(stream, interrupted).await
     }
+}
+
+/// The session's time zone (`spark.sql.session.timeZone`), for showing timestamps.
+pub(crate) fn session_time_zone(session: &Session) -> Option<String> {
+    session
+        .ctx
+        .state()
+        .config_options()
+        .execution
+        .time_zone
+        .clone()
+        .filter(|z| !z.is_empty())
 }

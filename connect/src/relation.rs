@@ -1,128 +1,112 @@
-//! Spark Connect relations as DataFusion logical plans in a session: SQL, ranges,
-//! inline Arrow data, table and file reads, limits, and the DataFusion plans the Rust
-//! SDK sends in `Relation.extension`; and `PARTITIONED BY` terms of writes.
+//! Spark Connect relations as plans in a session: the translation is
+//! `sparkling_spark`'s; this module gives it the session ([`SessionPlans`]: SQL
+//! through the engine's one entry point, tables, files, ranges, the plans the Rust
+//! SDK sends in `Relation.extension`). Also `PARTITIONED BY` terms of writes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use datafusion::datasource::{MemTable, provider_as_source};
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
-use sparkling_engine::EngineError;
-use sparkling_engine::bind::{ipc_to_batches, native_plan};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use sparkling_engine::bind::native_plan;
 use sparkling_engine::session::Session;
 use sparkling_engine::statement::{Mode, range_plan, read_files, sql_plan};
 use sparkling_proto::extension::LOGICAL_PLAN_TYPE_URL;
-use sparkling_proto::spark::{Relation, read, relation};
+use sparkling_proto::spark::Relation;
+use sparkling_spark::{PlanContext, Planned, Planner};
 
-/// The logical plan of a relation.
+use crate::error::{ConnectError, Result};
+
+/// A session as the plan translation sees it.
+pub struct SessionPlans<'a> {
+    session: &'a Session,
+    mode: Mode,
+}
+
+impl<'a> SessionPlans<'a> {
+    /// Plans in `session`; in [`Mode::Execute`] SQL DDL runs as it is planned.
+    pub fn new(session: &'a Session, mode: Mode) -> Self {
+        Self { session, mode }
+    }
+}
+
+#[async_trait]
+impl PlanContext for SessionPlans<'_> {
+    type Error = ConnectError;
+
+    fn state(&self) -> SessionState {
+        self.session.ctx.state()
+    }
+
+    async fn sql(&self, query: &str) -> Result<LogicalPlan> {
+        Ok(sql_plan(self.session, query, self.mode).await?)
+    }
+
+    async fn table(&self, name: &str) -> Result<LogicalPlan> {
+        Ok(self.session.ctx.table(name).await?.into_unoptimized_plan())
+    }
+
+    async fn read(
+        &self,
+        format: &str,
+        paths: &[String],
+        options: &BTreeMap<String, String>,
+        schema: Option<SchemaRef>,
+    ) -> Result<LogicalPlan> {
+        let df = read_files(self.session, format, paths, options, schema.as_deref()).await?;
+        Ok(df.into_unoptimized_plan())
+    }
+
+    async fn range(&self, start: i64, end: i64, step: i64) -> Result<LogicalPlan> {
+        Ok(range_plan(self.session, start, end, step).await?)
+    }
+
+    async fn collect(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
+        // Runs in the gateway's session: these are small plans over the input the
+        // job itself reads again.
+        Ok(self
+            .session
+            .ctx
+            .execute_logical_plan(plan)
+            .await?
+            .collect()
+            .await?)
+    }
+
+    async fn extension(&self, type_url: &str, value: &[u8]) -> Result<LogicalPlan> {
+        if type_url != LOGICAL_PLAN_TYPE_URL {
+            return Err(ConnectError::Unsupported(format!(
+                "unknown relation extension {type_url:?} (expected {LOGICAL_PLAN_TYPE_URL})"
+            )));
+        }
+        Ok(native_plan(self.session, value).await?)
+    }
+}
+
+/// The translated root relation of a request.
+pub async fn root_plan(session: &Session, relation: Relation, mode: Mode) -> Result<Planned> {
+    let plans = SessionPlans::new(session, mode);
+    Planner::new(&plans).root(relation).await
+}
+
+/// The logical plan of a relation that is input to something else (a view, a
+/// write).
 pub async fn relation_plan(
     session: &Session,
     relation: Relation,
     mode: Mode,
-) -> Result<LogicalPlan, EngineError> {
-    let Some(rel_type) = relation.rel_type else {
-        return Err(EngineError::InvalidInput(
-            "relation has no type".to_string(),
-        ));
-    };
-    match rel_type {
-        relation::RelType::Sql(sql) => {
-            if !sql.named_arguments.is_empty() || !sql.pos_arguments.is_empty() {
-                return Err(EngineError::Unsupported(
-                    "parameterized SQL (named or positional arguments) is not supported yet".into(),
-                ));
-            }
-            sql_plan(session, &sql.query, mode).await
-        }
-        relation::RelType::Range(range) => {
-            if range.step == 0 {
-                return Err(EngineError::InvalidInput("range step must not be 0".into()));
-            }
-            range_plan(session, range.start.unwrap_or(0), range.end, range.step).await
-        }
-        relation::RelType::LocalRelation(local) => {
-            let Some(data) = local.data else {
-                return Err(EngineError::Unsupported(
-                    "a local relation without Arrow data (schema only) is not supported yet".into(),
-                ));
-            };
-            let (schema, batches) = ipc_to_batches(&data)?;
-            let table = MemTable::try_new(schema, vec![batches])?;
-            Ok(LogicalPlanBuilder::scan(
-                "local_relation",
-                provider_as_source(Arc::new(table)),
-                None,
-            )?
-            .build()?)
-        }
-        relation::RelType::Read(read) => match read.read_type {
-            Some(read::ReadType::NamedTable(table)) => {
-                if read.is_streaming {
-                    return Err(EngineError::Unsupported(
-                        "streaming reads are not supported yet".into(),
-                    ));
-                }
-                Ok(session
-                    .ctx
-                    .table(table.unparsed_identifier.as_str())
-                    .await?
-                    .into_unoptimized_plan())
-            }
-            Some(read::ReadType::DataSource(source)) => {
-                let format = source.format.unwrap_or_else(|| "parquet".to_string());
-                let options: BTreeMap<String, String> = source.options.into_iter().collect();
-                let df = read_files(session, &format, &source.paths, &options, None).await?;
-                Ok(df.into_unoptimized_plan())
-            }
-            None => Err(EngineError::InvalidInput(
-                "read relation without a source".into(),
-            )),
-        },
-        relation::RelType::Limit(limit) => {
-            let input = limit
-                .input
-                .ok_or_else(|| EngineError::InvalidInput("limit without input".into()))?;
-            if limit.limit < 0 {
-                return Err(EngineError::InvalidInput(format!(
-                    "negative limit {}",
-                    limit.limit
-                )));
-            }
-            let input = Box::pin(relation_plan(session, *input, mode)).await?;
-            Ok(LogicalPlanBuilder::from(input)
-                .limit(0, Some(limit.limit as usize))?
-                .build()?)
-        }
-        relation::RelType::Extension(any) => {
-            if any.type_url != LOGICAL_PLAN_TYPE_URL {
-                return Err(EngineError::Unsupported(format!(
-                    "unknown relation extension {:?} (expected {LOGICAL_PLAN_TYPE_URL})",
-                    any.type_url
-                )));
-            }
-            native_plan(session, &any.value).await
-        }
-        other => Err(EngineError::Unsupported(format!(
-            "relation type {} is not supported yet",
-            relation_name(&other)
-        ))),
-    }
-}
-
-fn relation_name(rel: &relation::RelType) -> String {
-    let debug = format!("{rel:?}");
-    debug
-        .split(['(', ' ', '{'])
-        .next()
-        .unwrap_or("unknown")
-        .to_string()
+) -> Result<LogicalPlan> {
+    let plans = SessionPlans::new(session, mode);
+    Planner::new(&plans).relation(relation).await
 }
 
 /// A `PARTITIONED BY` term from a Spark Connect expression: a column, or a transform
 /// (`days(ts)`, `bucket(16, id)`, ...) over a column.
 pub fn partition_term(
     expr: &sparkling_proto::spark::Expression,
-) -> Result<sparkling_sql::PartitionTerm, EngineError> {
+) -> Result<sparkling_sql::PartitionTerm> {
     use sparkling_proto::spark::expression::ExprType;
     use sparkling_proto::spark::expression::literal::LiteralType;
     use sparkling_sql::PartitionTerm;
@@ -132,11 +116,11 @@ pub fn partition_term(
             Some(LiteralType::Integer(n)) => Ok(n.to_string()),
             Some(LiteralType::Long(n)) => Ok(n.to_string()),
             Some(LiteralType::Short(n) | LiteralType::Byte(n)) => Ok(n.to_string()),
-            other => Err(EngineError::InvalidInput(format!(
+            other => Err(ConnectError::InvalidInput(format!(
                 "partition transform argument must be a column or an integer, got {other:?}"
             ))),
         },
-        other => Err(EngineError::InvalidInput(format!(
+        other => Err(ConnectError::InvalidInput(format!(
             "partition transform argument must be a column or an integer, got {other:?}"
         ))),
     };
@@ -153,7 +137,7 @@ pub fn partition_term(
             PartitionTerm::parse(Some(&f.function_name), &args)
         }
         other => {
-            return Err(EngineError::InvalidInput(format!(
+            return Err(ConnectError::InvalidInput(format!(
                 "partitioning must be columns or transforms, got {other:?}"
             )));
         }

@@ -7,9 +7,10 @@ use sparkling_proto::spark::{ExecutePlanResponse, execute_plan_response};
 use tokio::sync::{mpsc, watch};
 use tonic::Status;
 
-use crate::arrow::{batch_to_ipc, spark_schema, split_batch};
-use sparkling_engine::EngineError;
+use crate::arrow::{batch_to_ipc, split_batch};
+use crate::error::{ConnectError, Result};
 use sparkling_engine::error::is_interrupted;
+use sparkling_spark::types::spark_schema;
 
 /// Sends the responses of one operation.
 pub(crate) struct Responder {
@@ -47,7 +48,7 @@ impl Responder {
         &self,
         mut stream: SendableRecordBatchStream,
         interrupted: &watch::Receiver<bool>,
-    ) -> Result<Result<(), EngineError>, Disconnected> {
+    ) -> Result<Result<()>, Disconnected> {
         let schema = stream.schema();
         let mut offset: i64 = 0;
         let mut first = true;
@@ -55,8 +56,13 @@ impl Responder {
             let batch = match batch {
                 Ok(batch) => batch,
                 Err(e) if *interrupted.borrow() || is_interrupted(&e) => {
-                    return Ok(Err(EngineError::Cancelled("operation interrupted".into())));
+                    return Ok(Err(ConnectError::Cancelled("operation interrupted".into())));
                 }
+                Err(e) => return Ok(Err(e.into())),
+            };
+            // Spark has no unsigned types: PySpark cannot read them.
+            let batch = match sparkling_spark::types::signed(batch) {
+                Ok(batch) => batch,
                 Err(e) => return Ok(Err(e.into())),
             };
             for piece in split_batch(batch) {

@@ -30,8 +30,8 @@ use sparkling_sql::PartitionTerm;
 use tokio::sync::watch;
 
 use crate::Gateway;
+use crate::error::{ConnectError, Result};
 use crate::responder::{Disconnected, Responder};
-use sparkling_engine::EngineError;
 use sparkling_engine::session::Session;
 use sparkling_lakehouse::streaming::sql::{
     StartRequest, catalog, check_query, create_target, parse_table_name, start_query,
@@ -72,7 +72,7 @@ impl Gateway {
         session: &Session,
         start: WriteStreamOperationStart,
         out: &Responder,
-    ) -> Result<Result<(), EngineError>, Disconnected> {
+    ) -> Result<Result<()>, Disconnected> {
         let started = self.start_stream(session, start).await;
         let handle = match started {
             Ok(handle) => handle,
@@ -95,14 +95,14 @@ impl Gateway {
         &self,
         session: &Session,
         start: WriteStreamOperationStart,
-    ) -> Result<std::sync::Arc<QueryHandle>, EngineError> {
+    ) -> Result<std::sync::Arc<QueryHandle>> {
         let Some(SinkDestination::TableName(table)) = start.sink_destination else {
-            return Err(EngineError::Unsupported(
+            return Err(ConnectError::Unsupported(
                 "streaming queries write Iceberg tables: use toTable(name), not a path".into(),
             ));
         };
         if !start.format.is_empty() && !start.format.eq_ignore_ascii_case("iceberg") {
-            return Err(EngineError::Unsupported(format!(
+            return Err(ConnectError::Unsupported(format!(
                 "streaming sink format {} is not supported; tables are Iceberg tables",
                 start.format
             )));
@@ -111,13 +111,13 @@ impl Gateway {
             start.output_mode.to_ascii_lowercase().as_str(),
             "" | "append"
         ) {
-            return Err(EngineError::Unsupported(format!(
+            return Err(ConnectError::Unsupported(format!(
                 "output mode {} is not supported; streaming queries append",
                 start.output_mode
             )));
         }
         if start.foreach_batch.is_some() || start.foreach_writer.is_some() {
-            return Err(EngineError::Unsupported(
+            return Err(ConnectError::Unsupported(
                 "foreach and foreachBatch sinks are not supported".into(),
             ));
         }
@@ -125,7 +125,7 @@ impl Gateway {
         let query = match start.input.and_then(|r| r.rel_type) {
             Some(relation::RelType::Sql(sql)) => sql.query,
             _ => {
-                return Err(EngineError::Unsupported(
+                return Err(ConnectError::Unsupported(
                     "a streaming query's input must be SQL reading STREAM(...) (the Rust SDK's \
                      read_stream builds it); other plans cannot be stored to resume"
                         .into(),
@@ -141,7 +141,7 @@ impl Gateway {
             Some(WireTrigger::Once(true)) => Trigger::Once,
             Some(WireTrigger::AvailableNow(false) | WireTrigger::Once(false)) => Trigger::default(),
             Some(other) => {
-                return Err(EngineError::Unsupported(format!(
+                return Err(ConnectError::Unsupported(format!(
                     "trigger {other:?} is not supported (processing time, available-now and \
                      once are)"
                 )));
@@ -177,7 +177,7 @@ impl Gateway {
                 .partitioning_column_names
                 .iter()
                 .map(|c| {
-                    PartitionTerm::parse(None, std::slice::from_ref(c)).map_err(EngineError::from)
+                    PartitionTerm::parse(None, std::slice::from_ref(c)).map_err(ConnectError::from)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             create_target(
@@ -190,18 +190,15 @@ impl Gateway {
             )
             .await?;
         }
-        start_query(&self.streams, request)
+        Ok(start_query(&self.streams, request)?)
     }
 
-    fn query(
-        &self,
-        id: Option<&StreamingQueryInstanceId>,
-    ) -> Result<std::sync::Arc<QueryHandle>, EngineError> {
+    fn query(&self, id: Option<&StreamingQueryInstanceId>) -> Result<std::sync::Arc<QueryHandle>> {
         let id = id.ok_or_else(|| {
-            EngineError::InvalidInput("streaming query command without a query id".into())
+            ConnectError::InvalidInput("streaming query command without a query id".into())
         })?;
         self.streams.get(&id.id).ok_or_else(|| {
-            EngineError::InvalidInput(format!(
+            ConnectError::InvalidInput(format!(
                 "no streaming query with id {} is known to this scheduler",
                 id.id
             ))
@@ -214,7 +211,7 @@ impl Gateway {
         command: StreamingQueryCommand,
         out: &Responder,
         interrupted: &watch::Receiver<bool>,
-    ) -> Result<Result<(), EngineError>, Disconnected> {
+    ) -> Result<Result<()>, Disconnected> {
         let handle = match self.query(command.query_id.as_ref()) {
             Ok(h) => h,
             Err(e) => return Ok(Err(e)),
@@ -237,7 +234,7 @@ impl Gateway {
                     is_active: false,
                 }),
                 _ => {
-                    return Ok(Err(EngineError::InvalidInput(format!(
+                    return Ok(Err(ConnectError::InvalidInput(format!(
                         "run {asked_run} of streaming query {} has ended (run {} is the \
                          current one; get it with spark.streams.get)",
                         handle.definition.id, handle.run_id
@@ -281,14 +278,14 @@ impl Gateway {
             }
             Some(QueryCommand::Stop(_)) => {
                 if let Err(e) = self.streams.stop(&handle.definition.id).await {
-                    return Ok(Err(e));
+                    return Ok(Err(e.into()));
                 }
                 // Spark answers a stop with the query id only.
                 send_query_result(out, Some(instance_id(&handle)), None).await?;
                 return Ok(Ok(()));
             }
             Some(QueryCommand::ProcessAllAvailable(_)) => {
-                return Ok(Err(EngineError::Unsupported(
+                return Ok(Err(ConnectError::Unsupported(
                     "processAllAvailable is not supported; use trigger(availableNow=True) and \
                      awaitTermination()"
                         .into(),
@@ -319,13 +316,13 @@ impl Gateway {
                 let terminated = tokio::select! {
                     ended = handle.await_end(timeout) => ended,
                     _ = async { let _ = interrupted.wait_for(|v| *v).await; } => {
-                        return Ok(Err(EngineError::Cancelled("awaitTermination interrupted".into())));
+                        return Ok(Err(ConnectError::Cancelled("awaitTermination interrupted".into())));
                     }
                 };
                 QueryResult::AwaitTermination(AwaitTerminationResult { terminated })
             }
             None => {
-                return Ok(Err(EngineError::InvalidInput(
+                return Ok(Err(ConnectError::InvalidInput(
                     "streaming query command without a command".into(),
                 )));
             }
@@ -340,7 +337,7 @@ impl Gateway {
         command: StreamingQueryManagerCommand,
         out: &Responder,
         interrupted: &watch::Receiver<bool>,
-    ) -> Result<Result<(), EngineError>, Disconnected> {
+    ) -> Result<Result<()>, Disconnected> {
         let instance = |h: &QueryHandle| StreamingQueryInstance {
             id: Some(instance_id(h)),
             name: Some(h.definition.name.clone()),
@@ -358,7 +355,7 @@ impl Gateway {
             Some(ManagerCommand::GetQuery(id)) => match self.streams.get(&id) {
                 Some(h) => ManagerResult::Query(instance(&h)),
                 None => {
-                    return Ok(Err(EngineError::InvalidInput(format!(
+                    return Ok(Err(ConnectError::InvalidInput(format!(
                         "no streaming query with id {id} is known to this scheduler"
                     ))));
                 }
@@ -385,12 +382,12 @@ impl Gateway {
                 ManagerResult::ResetTerminated(true)
             }
             Some(_) => {
-                return Ok(Err(EngineError::Unsupported(
+                return Ok(Err(ConnectError::Unsupported(
                     "streaming query listeners are not supported".into(),
                 )));
             }
             None => {
-                return Ok(Err(EngineError::InvalidInput(
+                return Ok(Err(ConnectError::InvalidInput(
                     "streaming manager command without a command".into(),
                 )));
             }
@@ -408,6 +405,6 @@ impl Gateway {
 }
 
 /// A progress report that did not serialize.
-fn progress_error(e: serde_json::Error) -> EngineError {
-    EngineError::Internal(format!("writing a progress report as JSON: {e}"))
+fn progress_error(e: serde_json::Error) -> ConnectError {
+    ConnectError::Internal(format!("writing a progress report as JSON: {e}"))
 }

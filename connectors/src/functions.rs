@@ -11,7 +11,8 @@
 //! returns a double). Spark functions DataFusion lacks (`sha2`, `hex`, `crc32`,
 //! `date_add`, `from_unixtime`-style helpers, ...) are added, and Sparkling's own
 //! implementations of Spark functions neither has (`from_json`, `to_json`, in
-//! [`crate::json`]).
+//! [`crate::json`]), and the divisor check of Spark's arithmetic
+//! ([`sparkling_spark::divisor`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -60,13 +61,12 @@ pub fn with_sparkling_functions(builder: SessionStateBuilder) -> SessionStateBui
         tables.entry(f.name().to_string()).or_insert(f);
     }
     // Spark functions neither library has.
-    builder
-        .scalar_functions()
-        .get_or_insert_with(Vec::new)
-        .extend([
-            Arc::new(ScalarUDF::from(crate::json::FromJson::default())),
-            Arc::new(ScalarUDF::from(crate::json::ToJson::default())),
-        ]);
+    let functions = builder.scalar_functions().get_or_insert_with(Vec::new);
+    functions.extend([
+        Arc::new(ScalarUDF::from(crate::json::FromJson::default())),
+        Arc::new(ScalarUDF::from(crate::json::ToJson::default())),
+    ]);
+    functions.extend(sparkling_spark::divisor::functions());
     builder
 }
 

@@ -44,7 +44,38 @@ pub enum EngineError {
     Io(#[from] std::io::Error),
 }
 
+/// What kind of failure an error is, whichever crate raised it: each protocol edge
+/// maps kinds to its own status codes once (gRPC in `sparkling-connect`, HTTP in
+/// `sparkling-scheduler`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller's request is wrong (bad SQL, unknown names, corrupt plans).
+    InvalidInput,
+    /// Something the cluster does not implement.
+    Unsupported,
+    /// Stopped or interrupted on request.
+    Cancelled,
+    /// The cluster cannot run work now; trying later may help.
+    Unavailable,
+    /// Work failed while running.
+    Failed,
+    /// A bug or an environment problem.
+    Internal,
+}
+
 impl EngineError {
+    /// The kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            EngineError::InvalidInput(_) => ErrorKind::InvalidInput,
+            EngineError::Unsupported(_) => ErrorKind::Unsupported,
+            EngineError::Cancelled(_) => ErrorKind::Cancelled,
+            EngineError::Unavailable(_) => ErrorKind::Unavailable,
+            EngineError::JobFailed(_) => ErrorKind::Failed,
+            EngineError::Internal(_) | EngineError::Io(_) => ErrorKind::Internal,
+        }
+    }
+
     /// A job's failure, reported with the innermost error Ballista recorded.
     pub fn from_job_failure(job_id: &str, error: &str) -> Self {
         if error.contains("Cancelled") && error.len() < 40 {

@@ -38,7 +38,7 @@ pub mod task_status;
 
 pub use cluster::Cluster;
 pub use engine::Engine;
-pub use error::{EngineError, Result};
+pub use error::{EngineError, ErrorKind, Result};
 pub use execute::{CommandRunner, Executed};
 
 /// A UUID derived from `text`: the same text always gives the same id (the ids of

@@ -44,11 +44,23 @@ pub fn base_config() -> SessionConfig {
         // DataFusion would lower-case unquoted ones. Table and namespace names still
         // match ignoring case (see `unique_match`).
         .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
+        // Spark sorts nulls first ascending and last descending.
+        .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min")
+        // `2.5` is a decimal(2,1) in Spark, not a double.
+        .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
+        // DataFusion 53's top-k aggregation drops NULL groups under `ORDER BY ...
+        // NULLS FIRST LIMIT n` (apache/datafusion#22554, #22190; fixed upstream
+        // later), and nulls first is Spark's default: `distinct().orderBy(c).limit(n)`
+        // would lose its NULL row.
+        .set_bool("datafusion.optimizer.enable_topk_aggregation", false)
 }
 
-/// Builds a session state with Sparkling's functions and physical optimizer rules.
+/// Builds a session state with Sparkling's physical optimizer rules and Spark's
+/// arithmetic (`sparkling_spark::rules`).
 pub fn with_planning(builder: SessionStateBuilder) -> SessionStateBuilder {
-    builder.with_physical_optimizer_rules(crate::join_planning::physical_optimizer_rules())
+    builder
+        .with_analyzer_rules(sparkling_spark::rules::analyzer_rules())
+        .with_physical_optimizer_rules(crate::join_planning::physical_optimizer_rules())
 }
 
 /// Session setting choosing the trigger of streaming queries started from SQL.
@@ -84,11 +96,54 @@ const SPARK_TO_DATAFUSION: &[(&str, &str)] = &[
 
 /// Defaults reported for Spark keys that have no DataFusion counterpart.
 const SPARK_DEFAULTS: &[(&str, &str)] = &[
+    // Read by PySpark before `createDataFrame`; unset, DataFusion works in UTC
+    // (Spark would take the JVM's zone).
+    ("spark.sql.session.timeZone", "UTC"),
     ("spark.app.name", "sparkling"),
     ("spark.master", "sparkling"),
     ("spark.sql.catalogImplementation", "in-memory"),
-    ("spark.sql.ansi.enabled", "false"),
+    // Spark 4's default: division by zero and invalid casts fail.
+    ("spark.sql.ansi.enabled", "true"),
     ("spark.sql.execution.arrow.pyspark.enabled", "true"),
+    // What the PySpark client reads (createDataFrame, toPandas, error display),
+    // with Spark 4.1's defaults.
+    ("spark.sql.timestampType", "TIMESTAMP_LTZ"),
+    ("spark.sql.session.localRelationCacheThreshold", "67108864"),
+    ("spark.sql.session.localRelationChunkSizeRows", "10000"),
+    ("spark.sql.session.localRelationChunkSizeBytes", "16777216"),
+    (
+        "spark.sql.session.localRelationBatchOfChunksSizeBytes",
+        "134217728",
+    ),
+    (
+        "spark.sql.execution.pandas.convertToArrowArraySafely",
+        "false",
+    ),
+    ("spark.sql.execution.pandas.inferPandasDictAsMap", "false"),
+    ("spark.sql.execution.pandas.structHandlingMode", "legacy"),
+    ("spark.sql.pyspark.inferNestedDictAsStruct.enabled", "false"),
+    (
+        "spark.sql.pyspark.legacy.inferArrayTypeFromFirstElement.enabled",
+        "false",
+    ),
+    (
+        "spark.sql.pyspark.legacy.inferMapTypeFromFirstPair.enabled",
+        "false",
+    ),
+    ("spark.sql.execution.arrow.useLargeVarTypes", "false"),
+    (
+        "spark.sql.execution.arrow.pyspark.selfDestruct.enabled",
+        "false",
+    ),
+    ("spark.sql.execution.pyspark.binaryAsBytes", "true"),
+    ("spark.sql.execution.pythonUDF.arrow.enabled", "false"),
+    ("spark.sql.execution.pythonUDTF.arrow.enabled", "false"),
+    ("spark.sql.pyspark.jvmStacktrace.enabled", "false"),
+    ("spark.sql.connect.serverStacktrace.enabled", "false"),
+    ("spark.sql.repl.eagerEval.enabled", "false"),
+    ("spark.sql.repl.eagerEval.maxNumRows", "20"),
+    ("spark.sql.repl.eagerEval.truncate", "20"),
+    ("spark.sql.caseSensitive", "false"),
 ];
 
 /// An operation (one `ExecutePlan` call) that can be interrupted.
@@ -248,8 +303,8 @@ impl Session {
 
     /// A configuration value, if set or defaulted.
     pub fn get_conf(&self, key: &str) -> Option<String> {
-        if let Some(df_key) = datafusion_key(key) {
-            return self
+        let value = match datafusion_key(key) {
+            Some(df_key) => self
                 .ctx
                 .state()
                 .config()
@@ -257,9 +312,10 @@ impl Session {
                 .entries()
                 .into_iter()
                 .find(|e| e.key == df_key)
-                .and_then(|e| e.value);
-        }
-        self.spark_conf.lock().get(key).cloned().or_else(|| {
+                .and_then(|e| e.value),
+            None => self.spark_conf.lock().get(key).cloned(),
+        };
+        value.or_else(|| {
             SPARK_DEFAULTS
                 .iter()
                 .find(|(k, _)| *k == key)

@@ -106,6 +106,9 @@ pub enum ExecutorError {
     Ballista(#[from] BallistaError),
 }
 
+/// How often an executor tries to register before giving up.
+const REGISTRATION_ATTEMPTS: u64 = 5;
+
 /// Runs an executor until `stop` resolves or the process gets SIGINT/SIGTERM.
 ///
 /// On stop the executor tells the scheduler it is terminating, waits for running tasks
@@ -177,7 +180,30 @@ pub async fn run_executor(
         })),
         ..Default::default()
     };
-    let run = start_executor_process(Arc::new(config));
+    let config = Arc::new(config);
+    // Ballista registers with the scheduler before its task server listens (an
+    // upstream TODO in `executor_server::startup`), and the scheduler connects back at
+    // once: on a busy machine that connection is refused and registration fails. The
+    // failed attempt has released its ports, so registering again is safe. Ballista
+    // reports this only as text (a gRPC status message), hence the match on it.
+    let run = async move {
+        let mut attempt = 1;
+        loop {
+            match start_executor_process(Arc::clone(&config)).await {
+                Err(e)
+                    if attempt < REGISTRATION_ATTEMPTS
+                        && e.to_string().contains("executor registration") =>
+                {
+                    tracing::warn!(
+                        "registering with the scheduler failed (attempt {attempt}), trying again: {e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(300 * attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    };
     tokio::pin!(run);
     // Ballista 53 can wait forever for tasks to drain after a task failed earlier
     // (upstream issue 2356), so the wait after a stop request is bounded.

@@ -5,9 +5,12 @@
 //! on [`Services`]: the engine, and the lakehouse's streaming queries.
 
 pub mod datasets;
+pub mod error;
 pub mod lineage;
 pub mod pipelines;
 pub mod submissions;
+
+pub use error::{JobsError, Result};
 
 use sparkling_engine::Engine;
 use sparkling_engine::cluster::Cluster;

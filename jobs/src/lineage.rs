@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use sparkling_engine::EngineError;
+use crate::error::{JobsError, Result};
 
 pub use crate::datasets::{DatasetName, source_datasets};
 
@@ -143,7 +143,7 @@ pub struct Lineage {
 impl Lineage {
     /// An emitter to `target` (`http(s)://host:port` or a file path) naming tables
     /// of the catalog at `catalog_uri`. Must be called inside a tokio runtime.
-    pub fn start(target: Option<&str>, catalog_uri: Option<&str>) -> Result<Self, EngineError> {
+    pub fn start(target: Option<&str>, catalog_uri: Option<&str>) -> Result<Self> {
         let tables = match catalog_uri {
             Some(uri) => format!("iceberg+{}", uri.trim_end_matches('/')),
             None => "iceberg".to_string(),
@@ -164,7 +164,7 @@ impl Lineage {
                 .append(true)
                 .open(&path)
                 .map_err(|e| {
-                    EngineError::InvalidInput(format!(
+                    JobsError::InvalidInput(format!(
                         "cannot write OpenLineage events to {}: {e}",
                         path.display()
                     ))

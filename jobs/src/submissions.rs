@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::Services;
+use crate::error::{JobsError, Result};
 use crate::lineage::{self, DatasetName, EventType, Lineage, RunEvent};
 use crate::pipelines::graph::PipelineGraph;
 use crate::pipelines::{self, Change, DatasetState, PipelineLineage, PipelineRun, UpdateOptions};
-use sparkling_engine::EngineError;
 use sparkling_engine::clock::now_ms;
 use sparkling_engine::session::Session;
 use sparkling_engine::state_store::JsonStore;
@@ -194,11 +194,7 @@ fn timestamp_digits(ms: i64) -> String {
 impl SubmissionManager {
     /// A manager keeping its jobs under `state_dir` (nowhere if `None`), with the
     /// jobs stored there loaded (call [`Self::resume_all`] to go on with them).
-    pub fn new(
-        services: Services,
-        state_dir: Option<&Path>,
-        lineage: Lineage,
-    ) -> Result<Self, EngineError> {
+    pub fn new(services: Services, state_dir: Option<&Path>, lineage: Lineage) -> Result<Self> {
         let store: JsonStore<Submission> = JsonStore::new(state_dir, "submissions", "submission")?;
         let jobs = DashMap::new();
         let mut last = 0;
@@ -276,9 +272,9 @@ impl SubmissionManager {
     }
 
     /// Accepts a job and starts it; returns its id.
-    pub fn create(&self, request: CreateRequest) -> Result<String, EngineError> {
+    pub fn create(&self, request: CreateRequest) -> Result<String> {
         if request.action.as_deref() != Some("CreateSubmissionRequest") {
-            return Err(EngineError::InvalidInput(format!(
+            return Err(JobsError::InvalidInput(format!(
                 "expected action CreateSubmissionRequest, got {}",
                 request.action.as_deref().unwrap_or("none")
             )));
@@ -287,10 +283,10 @@ impl SubmissionManager {
             .app_resource
             .filter(|r| !r.trim().is_empty())
             .ok_or_else(|| {
-                EngineError::InvalidInput("appResource is missing: name the job's .sql file".into())
+                JobsError::InvalidInput("appResource is missing: name the job's .sql file".into())
             })?;
         if !request.app_args.is_empty() {
-            return Err(EngineError::InvalidInput(
+            return Err(JobsError::InvalidInput(
                 "appArgs are not supported: a SQL script takes no arguments (pass settings in \
                  sparkProperties and read them with ${...} or SET)"
                     .into(),
@@ -307,7 +303,7 @@ impl SubmissionManager {
             Some("sql") => false,
             Some("yaml" | "yml") => true,
             _ => {
-                return Err(EngineError::InvalidInput(format!(
+                return Err(JobsError::InvalidInput(format!(
                     "appResource {resource} is neither a .sql script nor a pipeline spec (.yml)"
                 )));
             }
@@ -327,7 +323,7 @@ impl SubmissionManager {
             default_name = graph.spec.name.clone();
             let content = bundle
                 .to_json()
-                .map_err(|e| EngineError::Internal(format!("writing the pipeline bundle: {e}")))?;
+                .map_err(|e| JobsError::Internal(format!("writing the pipeline bundle: {e}")))?;
             (
                 content,
                 Vec::new(),
@@ -337,7 +333,7 @@ impl SubmissionManager {
             let content = match request.app_content {
                 Some(content) => content,
                 None => std::fs::read_to_string(file).map_err(|e| {
-                    EngineError::InvalidInput(format!(
+                    JobsError::InvalidInput(format!(
                         "cannot read appResource {resource} on the scheduler: {e} (send the \
                          script's text in appContent, as sparkling submit does)"
                     ))
@@ -488,7 +484,7 @@ impl Inner {
         // A pipeline's graph, read once for its update and its lineage.
         let graph = job.pipeline.as_ref().map(|_| {
             PipelineBundle::from_json(&job.content)
-                .map_err(EngineError::from)
+                .map_err(JobsError::from)
                 .and_then(|b| PipelineGraph::build(&b, &job.spark_properties))
         });
         let (inputs, outputs) =
@@ -673,7 +669,7 @@ impl Inner {
     async fn run_pipeline(
         &self,
         job: &Submission,
-        graph: Result<PipelineGraph, EngineError>,
+        graph: Result<PipelineGraph>,
         run_id: &str,
         killed: &mut watch::Receiver<bool>,
     ) -> Outcome {
@@ -756,7 +752,7 @@ impl Inner {
         index: usize,
         text: &str,
         killed: &mut watch::Receiver<bool>,
-    ) -> Option<Result<Vec<arrow::array::RecordBatch>, EngineError>> {
+    ) -> Option<Result<Vec<arrow::array::RecordBatch>>> {
         let operation_id = uuid::Uuid::new_v4().to_string();
         let (operation, interrupted) =
             session.start_operation(&operation_id, vec![format!("submission:{job}")]);
@@ -766,6 +762,7 @@ impl Inner {
                 .run_statement(session, text, &operation, interrupted)
                 .await
                 .map(|(_, batches)| batches)
+                .map_err(JobsError::from)
         };
         tokio::pin!(run);
         let result = tokio::select! {

@@ -24,7 +24,7 @@ use sparkling_connectors::iceberg::schema::{PartitionTerm, iceberg_schema, parti
 use sparkling_connectors::iceberg::{IcebergCatalog, IcebergTable};
 use tokio::sync::watch;
 
-use sparkling_engine::EngineError;
+use crate::error::{LakehouseError, Result};
 use sparkling_engine::cluster::Cluster;
 use sparkling_engine::command::{LakehouseCommand, show_namespaces_schema};
 use sparkling_engine::session::{DEFAULT_CATALOG, Operation, Session};
@@ -32,15 +32,15 @@ use sparkling_engine::statement::{plan_sql, plan_sql_in};
 use sparkling_sql::ddl::{CreateTable, Statement};
 use sparkling_sql::names::{namespace_name, table_name_parts};
 
-fn catalog_error(e: iceberg::Error) -> EngineError {
+fn catalog_error(e: iceberg::Error) -> LakehouseError {
     match e.kind() {
         ErrorKind::NamespaceNotFound
         | ErrorKind::TableNotFound
         | ErrorKind::NamespaceAlreadyExists
         | ErrorKind::TableAlreadyExists
         | ErrorKind::DataInvalid
-        | ErrorKind::FeatureUnsupported => EngineError::InvalidInput(e.to_string()),
-        _ => EngineError::Internal(format!("Iceberg catalog: {e}")),
+        | ErrorKind::FeatureUnsupported => LakehouseError::InvalidInput(e.to_string()),
+        _ => LakehouseError::Internal(format!("Iceberg catalog: {e}")),
     }
 }
 
@@ -59,9 +59,9 @@ pub async fn run(
     session: &Session,
     operation: &Arc<Operation>,
     interrupted: watch::Receiver<bool>,
-) -> Result<Option<SendableRecordBatchStream>, EngineError> {
+) -> Result<Option<SendableRecordBatchStream>> {
     let Some(catalog) = session.iceberg.as_ref() else {
-        return Err(EngineError::Unsupported(format!(
+        return Err(LakehouseError::Unsupported(format!(
             "{}: this cluster has no Iceberg catalog (start the scheduler with --catalog)",
             command.sql
         )));
@@ -93,14 +93,14 @@ pub async fn run(
                 if *if_exists {
                     return Ok(Some(empty()));
                 }
-                return Err(EngineError::InvalidInput(format!(
+                return Err(LakehouseError::InvalidInput(format!(
                     "namespace {} does not exist",
                     ns.join(".")
                 )));
             }
             let tables = client.list_tables(&ns).await.map_err(catalog_error)?;
             if !tables.is_empty() && !cascade {
-                return Err(EngineError::InvalidInput(format!(
+                return Err(LakehouseError::InvalidInput(format!(
                     "namespace {} is not empty ({} tables); use DROP NAMESPACE ... CASCADE",
                     ns.join("."),
                     tables.len()
@@ -127,7 +127,7 @@ pub async fn run(
                 show_namespaces_schema(),
                 vec![Arc::new(StringArray::from(names))],
             )
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
+            .map_err(|e| LakehouseError::Internal(e.to_string()))?;
             return Ok(Some(Box::pin(RecordBatchStreamAdapter::new(
                 show_namespaces_schema(),
                 futures::stream::iter([Ok(batch)]),
@@ -159,12 +159,12 @@ pub async fn run(
         Statement::CreateStreamingTable { .. }
         | Statement::InsertStream { .. }
         | Statement::ShowStreams => {
-            return Err(EngineError::Internal(
+            return Err(LakehouseError::Internal(
                 "streaming statements are run by the streaming manager".into(),
             ));
         }
         Statement::CreateMaterializedView { table, .. } => {
-            return Err(EngineError::Unsupported(format!(
+            return Err(LakehouseError::Unsupported(format!(
                 "CREATE MATERIALIZED VIEW {} defines a dataset of a pipeline, which refreshes \
                  it on each update: put it in a pipeline's SQL and submit the pipeline \
                  (`sparkling submit spark-pipeline.yml`); for a one-off table use CREATE \
@@ -175,7 +175,7 @@ pub async fn run(
         Statement::AddColumns { table, columns } => {
             let (ns, name) = table_name_parts(table)?;
             let Some(table) = catalog.load(&ns, &name).await? else {
-                return Err(EngineError::InvalidInput(format!(
+                return Err(LakehouseError::InvalidInput(format!(
                     "table {ns}.{name} does not exist"
                 )));
             };
@@ -185,7 +185,7 @@ pub async fn run(
             let mut action = tx.update_schema();
             for field in added.as_struct().fields() {
                 if field.required {
-                    return Err(EngineError::InvalidInput(format!(
+                    return Err(LakehouseError::InvalidInput(format!(
                         "cannot add NOT NULL column {} to a table that has rows",
                         field.name
                     )));
@@ -203,13 +203,13 @@ pub async fn run(
 }
 
 /// The Arrow schema of SQL column definitions (`a INT NOT NULL, b STRING`).
-async fn column_schema(session: &Session, columns: &str) -> Result<ArrowSchema, EngineError> {
+async fn column_schema(session: &Session, columns: &str) -> Result<ArrowSchema> {
     let sql = format!("CREATE TABLE sparkling_columns ({columns})");
     match plan_sql_in(&session.ctx.state(), false, &sql).await? {
         LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
             Ok(create.input.schema().as_arrow().clone())
         }
-        _ => Err(EngineError::InvalidInput(format!(
+        _ => Err(LakehouseError::InvalidInput(format!(
             "invalid column definitions: {columns}"
         ))),
     }
@@ -222,17 +222,17 @@ async fn create_table(
     session: &Session,
     operation: &Arc<Operation>,
     interrupted: watch::Receiver<bool>,
-) -> Result<SendableRecordBatchStream, EngineError> {
+) -> Result<SendableRecordBatchStream> {
     if let Some(using) = &create.using
         && !using.eq_ignore_ascii_case("iceberg")
     {
-        return Err(EngineError::Unsupported(format!(
+        return Err(LakehouseError::Unsupported(format!(
             "CREATE TABLE ... USING {using}: tables in {DEFAULT_CATALOG} are Iceberg tables \
              (use CREATE EXTERNAL TABLE for files)"
         )));
     }
     if create.or_replace {
-        return Err(EngineError::Unsupported(
+        return Err(LakehouseError::Unsupported(
             "CREATE OR REPLACE TABLE is not supported for Iceberg tables yet; drop the table first"
                 .to_string(),
         ));
@@ -243,21 +243,21 @@ async fn create_table(
         if create.if_not_exists {
             return Ok(empty());
         }
-        return Err(EngineError::InvalidInput(format!(
+        return Err(LakehouseError::InvalidInput(format!(
             "table {ns}.{name} already exists"
         )));
     }
     let query = match &create.query {
         Some(query) => {
             if create.columns.is_some() {
-                return Err(EngineError::InvalidInput(
+                return Err(LakehouseError::InvalidInput(
                     "CREATE TABLE ... AS SELECT takes its columns from the query; do not list them"
                         .to_string(),
                 ));
             }
             let plan = plan_sql(session, query).await?;
             if sparkling_engine::statement::is_command(&plan) {
-                return Err(EngineError::InvalidInput(format!(
+                return Err(LakehouseError::InvalidInput(format!(
                     "CREATE TABLE ... AS expects a query, got: {query}"
                 )));
             }
@@ -269,7 +269,7 @@ async fn create_table(
         (Some(plan), _) => plan.schema().as_arrow().clone(),
         (None, Some(columns)) => column_schema(session, columns).await?,
         (None, None) => {
-            return Err(EngineError::InvalidInput(format!(
+            return Err(LakehouseError::InvalidInput(format!(
                 "CREATE TABLE {ns}.{name} needs columns or AS SELECT"
             )));
         }
@@ -304,7 +304,7 @@ async fn create_table(
 
 /// Fails clearly unless namespace `ns` exists (tables are created in existing
 /// namespaces, as in Spark).
-pub async fn require_namespace(catalog: &IcebergCatalog, ns: &str) -> Result<(), EngineError> {
+pub async fn require_namespace(catalog: &IcebergCatalog, ns: &str) -> Result<()> {
     if catalog
         .client()
         .namespace_exists(&NamespaceIdent::new(ns.to_string()))
@@ -313,7 +313,7 @@ pub async fn require_namespace(catalog: &IcebergCatalog, ns: &str) -> Result<(),
     {
         return Ok(());
     }
-    Err(EngineError::InvalidInput(format!(
+    Err(LakehouseError::InvalidInput(format!(
         "namespace {ns} does not exist (create it with CREATE NAMESPACE {ns})"
     )))
 }
@@ -337,7 +337,7 @@ pub struct TableDefinition {
 
 impl TableDefinition {
     /// Creates the table in the catalog.
-    pub async fn create(&self, catalog: &IcebergCatalog) -> Result<Table, EngineError> {
+    pub async fn create(&self, catalog: &IcebergCatalog) -> Result<Table> {
         let schema = iceberg_schema(&self.schema)?;
         let spec = partition_spec(&schema, &self.partitioned_by)?;
         let creation = TableCreation::builder()
@@ -377,7 +377,7 @@ async fn fill_new_table(
     session: &Session,
     operation: &Arc<Operation>,
     interrupted: watch::Receiver<bool>,
-) -> Result<(), EngineError> {
+) -> Result<()> {
     let result = append(
         catalog,
         table,
@@ -400,39 +400,75 @@ async fn fill_new_table(
     Ok(())
 }
 
-/// Spark Connect's `WriteOperationV2` (`df.writeTo(table).append()/create()`).
-#[allow(clippy::too_many_arguments)]
-pub async fn write_v2(
+/// What a DataFrame write does when its table exists (Spark's save modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfExists {
+    /// Fail (`writeTo().create()`, `saveAsTable` with mode `error`, the default).
+    Fail,
+    /// Do nothing (mode `ignore`).
+    Ignore,
+    /// Append the rows.
+    Append,
+    /// Replace all of its rows (one overwrite snapshot; the table keeps its schema).
+    Overwrite,
+}
+
+/// What a DataFrame write does when its table does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMissing {
+    /// Create it with the DataFrame's schema and fill it (`saveAsTable`, `create()`).
+    Create,
+    /// Fail (`writeTo().append()`, `insertInto`).
+    Fail,
+}
+
+/// A DataFrame write into an Iceberg table: Spark Connect's `WriteOperationV2`
+/// (`df.writeTo(t).create()/append()`) and `WriteOperation` (`df.write.saveAsTable`,
+/// `insertInto`).
+pub struct TableWrite {
+    /// The table, `[catalog.]namespace.name`.
+    pub table_name: String,
+    /// When the table exists.
+    pub if_exists: IfExists,
+    /// When it does not.
+    pub if_missing: IfMissing,
+    /// Columns are matched by position (`insertInto`), not by name.
+    pub by_position: bool,
+    /// `PARTITIONED BY` terms of a table it creates.
+    pub partitioned_by: Vec<PartitionTerm>,
+    /// Properties of a table it creates.
+    pub properties: HashMap<String, String>,
+}
+
+/// Runs `write` with the rows of `input` as one distributed insert (one snapshot).
+pub async fn write_table(
     cluster: &Cluster,
     session: &Session,
     input: LogicalPlan,
-    table_name: &str,
-    create: bool,
-    partitioned_by: Vec<PartitionTerm>,
-    properties: HashMap<String, String>,
+    write: TableWrite,
     operation: &Arc<Operation>,
     interrupted: watch::Receiver<bool>,
-) -> Result<(), EngineError> {
+) -> Result<()> {
     let Some(catalog) = session.iceberg.as_ref() else {
-        return Err(EngineError::Unsupported(
+        return Err(LakehouseError::Unsupported(
             "writing tables needs an Iceberg catalog (start the scheduler with --catalog)".into(),
         ));
     };
-    let parts: Vec<String> = table_name.split('.').map(str::to_string).collect();
+    let parts: Vec<String> = write.table_name.split('.').map(str::to_string).collect();
     let (namespace, name) = table_name_parts(&parts)?;
-    let existing = catalog.load(&namespace, &name).await?;
-    if create {
-        if existing.is_some() {
-            return Err(EngineError::InvalidInput(format!(
-                "table {namespace}.{name} already exists"
+    let Some(table) = catalog.load(&namespace, &name).await? else {
+        if write.if_missing == IfMissing::Fail {
+            return Err(LakehouseError::InvalidInput(format!(
+                "[TABLE_OR_VIEW_NOT_FOUND] table {namespace}.{name} does not exist"
             )));
         }
+        require_namespace(catalog, &namespace).await?;
         let definition = TableDefinition {
             namespace,
             name,
             schema: input.schema().as_arrow().clone(),
-            partitioned_by,
-            properties,
+            partitioned_by: write.partitioned_by,
+            properties: write.properties,
             location: None,
         };
         let table = definition.create(catalog).await?;
@@ -447,24 +483,55 @@ pub async fn write_v2(
             interrupted,
         )
         .await;
-    }
-    let Some(table) = existing else {
-        return Err(EngineError::InvalidInput(format!(
-            "table {namespace}.{name} does not exist (use create() to create it)"
-        )));
     };
-    append(
+    let op = match write.if_exists {
+        IfExists::Fail => {
+            return Err(LakehouseError::InvalidInput(format!(
+                "[TABLE_OR_VIEW_ALREADY_EXISTS] table {namespace}.{name} already exists"
+            )));
+        }
+        IfExists::Ignore => return Ok(()),
+        IfExists::Append => InsertOp::Append,
+        IfExists::Overwrite => InsertOp::Overwrite,
+    };
+    let input = if write.by_position {
+        by_position(input, &table)?
+    } else {
+        input
+    };
+    insert_rows(
         catalog,
         table,
         &namespace,
         &name,
         input,
+        op,
         cluster,
         session,
         operation,
         interrupted,
     )
     .await
+}
+
+/// `input`'s columns renamed to the table's, position by position (`insertInto`).
+fn by_position(input: LogicalPlan, table: &Table) -> Result<LogicalPlan> {
+    let target = iceberg::arrow::schema_to_arrow_schema(table.metadata().current_schema())
+        .map_err(catalog_error)?;
+    let columns = input.schema().columns();
+    if columns.len() != target.fields().len() {
+        return Err(LakehouseError::InvalidInput(format!(
+            "[INSERT_COLUMN_ARITY_MISMATCH] cannot write {} columns into {} ({} columns)",
+            columns.len(),
+            table.identifier(),
+            target.fields().len()
+        )));
+    }
+    let exprs = columns
+        .into_iter()
+        .zip(target.fields())
+        .map(|(c, f)| datafusion::logical_expr::Expr::Column(c).alias(f.name()));
+    Ok(LogicalPlanBuilder::from(input).project(exprs)?.build()?)
 }
 
 /// Appends the rows of `query` to `table` as one distributed insert.
@@ -479,13 +546,43 @@ async fn append(
     session: &Session,
     operation: &Arc<Operation>,
     interrupted: watch::Receiver<bool>,
-) -> Result<(), EngineError> {
+) -> Result<()> {
+    insert_rows(
+        catalog,
+        table,
+        namespace,
+        name,
+        query,
+        InsertOp::Append,
+        cluster,
+        session,
+        operation,
+        interrupted,
+    )
+    .await
+}
+
+/// Appends the rows of `query` to `table`, or replaces its rows with them
+/// (`InsertOp::Overwrite`), as one distributed insert.
+#[allow(clippy::too_many_arguments)]
+async fn insert_rows(
+    catalog: &IcebergCatalog,
+    table: Table,
+    namespace: &str,
+    name: &str,
+    query: LogicalPlan,
+    op: InsertOp,
+    cluster: &Cluster,
+    session: &Session,
+    operation: &Arc<Operation>,
+    interrupted: watch::Receiver<bool>,
+) -> Result<()> {
     let target = IcebergTable::new(table, None)?;
     let insert = LogicalPlanBuilder::insert_into(
         query,
         TableReference::full(DEFAULT_CATALOG, namespace, name),
         provider_as_source(Arc::new(target.clone())),
-        InsertOp::Append,
+        op,
     )?
     .build()?;
     crate::insert(

@@ -20,7 +20,7 @@ use datafusion::prelude::coalesce;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use sparkling_engine::EngineError;
+use crate::error::{LakehouseError, Result};
 use sparkling_engine::cluster::Cluster;
 use sparkling_engine::job::run_job;
 use sparkling_engine::session::Session;
@@ -95,7 +95,7 @@ pub async fn apply(
     expectations: &[Expectation],
     dataset: &str,
     interrupted: watch::Receiver<bool>,
-) -> Result<(LogicalPlan, Vec<ExpectationCounts>), EngineError> {
+) -> Result<(LogicalPlan, Vec<ExpectationCounts>)> {
     if expectations.is_empty() {
         return Ok((plan, Vec::new()));
     }
@@ -124,7 +124,7 @@ pub async fn apply(
     )
     .await?;
     let batches = datafusion::physical_plan::common::collect(stream).await?;
-    let value = |column: usize| -> Result<u64, EngineError> {
+    let value = |column: usize| -> Result<u64> {
         let mut total = 0;
         for b in batches.iter().filter(|b| b.num_rows() > 0) {
             let array = arrow::compute::cast(b.column(column), &arrow::datatypes::DataType::Int64)
@@ -149,10 +149,10 @@ pub async fn apply(
                 failed,
             })
         })
-        .collect::<Result<_, EngineError>>()?;
+        .collect::<Result<_>>()?;
     for (e, c) in expectations.iter().zip(&counts) {
         if e.on_violation == OnViolation::FailUpdate && c.failed > 0 {
-            return Err(EngineError::InvalidInput(format!(
+            return Err(LakehouseError::InvalidInput(format!(
                 "{dataset}: expectation {} ({}) failed on {} of {rows} rows, and ON VIOLATION \
                  FAIL UPDATE stops the update; nothing was written",
                 e.name, e.condition, c.failed
@@ -179,7 +179,7 @@ fn conditions(
     schema: &DFSchema,
     expectations: &[Expectation],
     dataset: &str,
-) -> Result<Vec<Expr>, EngineError> {
+) -> Result<Vec<Expr>> {
     let state = session.ctx.state();
     expectations
         .iter()
@@ -187,7 +187,7 @@ fn conditions(
             let condition = state
                 .create_logical_expr(&e.condition, schema)
                 .map_err(|err| {
-                    EngineError::InvalidInput(format!(
+                    LakehouseError::InvalidInput(format!(
                         "{dataset}: expectation {} ({}) does not plan: {}",
                         e.name,
                         e.condition,

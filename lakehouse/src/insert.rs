@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch, UInt64Array};
+use arrow::array::{AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::TableReference;
 use datafusion::datasource::{provider_as_source, source_as_provider};
@@ -29,7 +29,7 @@ use sparkling_connectors::iceberg::{IcebergCatalog, IcebergTable};
 use sparkling_storage::{Location, S3Settings};
 use tokio::sync::watch;
 
-use sparkling_engine::EngineError;
+use crate::error::{LakehouseError, Result};
 use sparkling_engine::cluster::Cluster;
 use sparkling_engine::job::run_job;
 use sparkling_engine::session::{Operation, Session};
@@ -63,9 +63,9 @@ pub async fn insert(
     target: IcebergTable,
     operation: &Arc<Operation>,
     interrupted: watch::Receiver<bool>,
-) -> Result<SendableRecordBatchStream, EngineError> {
+) -> Result<SendableRecordBatchStream> {
     let LogicalPlan::Dml(dml) = plan else {
-        return Err(EngineError::Internal("not an insert".into()));
+        return Err(LakehouseError::Internal("not an insert".into()));
     };
     // INSERT OVERWRITE replaces all rows (Spark's static overwrite without a
     // PARTITION clause).
@@ -73,7 +73,7 @@ pub async fn insert(
         WriteOp::Insert(InsertOp::Append) => false,
         WriteOp::Insert(InsertOp::Overwrite) => true,
         op => {
-            return Err(EngineError::Unsupported(format!(
+            return Err(LakehouseError::Unsupported(format!(
                 "{op} into Iceberg table {} is not supported yet; INSERT INTO appends and \
                  INSERT OVERWRITE replaces all rows",
                 dml.table_name
@@ -129,7 +129,7 @@ pub async fn append(
     append: Append,
     interrupted: watch::Receiver<bool>,
     on_job: impl Fn(&str),
-) -> Result<u64, EngineError> {
+) -> Result<u64> {
     let Append {
         table_name,
         input,
@@ -197,22 +197,22 @@ pub async fn append(
 }
 
 /// The data files the executors reported.
-fn data_files(batches: &[RecordBatch], table: &Table) -> Result<Vec<DataFile>, EngineError> {
+fn data_files(batches: &[RecordBatch], table: &Table) -> Result<Vec<DataFile>> {
     let metadata = table.metadata();
     let spec = metadata.default_partition_spec();
     let schema = metadata.current_schema();
     let partition_type = spec
         .partition_type(schema)
-        .map_err(|e| EngineError::Internal(format!("partition type: {e}")))?;
+        .map_err(|e| LakehouseError::Internal(format!("partition type: {e}")))?;
     let mut files = Vec::new();
     for batch in batches {
         let column = batch
             .column_by_name(DATA_FILE_COLUMN)
-            .ok_or_else(|| EngineError::Internal("write results lack data files".into()))?;
+            .ok_or_else(|| LakehouseError::Internal("write results lack data files".into()))?;
         for json in column.as_string::<i32>().iter().flatten() {
             let file =
                 deserialize_data_file_from_json(json, spec.spec_id(), &partition_type, schema)
-                    .map_err(|e| EngineError::Internal(format!("a written data file: {e}")))?;
+                    .map_err(|e| LakehouseError::Internal(format!("a written data file: {e}")))?;
             files.push(file);
         }
     }
@@ -231,12 +231,12 @@ async fn commit(
     write_id: &str,
     replace: bool,
     precondition: Option<&Precondition>,
-) -> Result<(), EngineError> {
+) -> Result<()> {
     let mut table = table.clone();
     let mut last_error = None;
     for attempt in 1..=COMMIT_ATTEMPTS {
         if let Some(check) = precondition {
-            check(&table).map_err(EngineError::JobFailed)?;
+            check(&table).map_err(LakehouseError::JobFailed)?;
         }
         let result = if replace {
             replace_all(catalog, &table, files.clone(), properties.clone()).await
@@ -267,12 +267,14 @@ async fn commit(
             .client()
             .load_table(table.identifier())
             .await
-            .map_err(|e| EngineError::Internal(format!("reloading {}: {e}", table.identifier())))?;
+            .map_err(|e| {
+                LakehouseError::Internal(format!("reloading {}: {e}", table.identifier()))
+            })?;
         if has_write(&table, write_id) {
             return Ok(());
         }
         if error.kind() != ErrorKind::CatalogCommitConflicts {
-            return Err(EngineError::JobFailed(format!(
+            return Err(LakehouseError::JobFailed(format!(
                 "committing to {} failed: {error}",
                 table.identifier()
             )));
@@ -286,7 +288,7 @@ async fn commit(
         last_error = Some(error);
         tokio::time::sleep(std::time::Duration::from_millis(20 * attempt as u64)).await;
     }
-    Err(EngineError::JobFailed(format!(
+    Err(LakehouseError::JobFailed(format!(
         "committing to {} kept conflicting with other writers: {}",
         table.identifier(),
         last_error.map(|e| e.to_string()).unwrap_or_default()
@@ -352,16 +354,19 @@ async fn try_remove_write_files(
     Ok(())
 }
 
-/// Spark's result of an insert: the number of rows written.
+/// The result of an insert: the number of rows written, a `bigint` (Spark has no
+/// unsigned types).
 fn count_result(rows: u64) -> SendableRecordBatchStream {
     let schema = Arc::new(Schema::new(vec![Field::new(
         "count",
-        DataType::UInt64,
+        DataType::Int64,
         false,
     )]));
     let batch = RecordBatch::try_new(
         Arc::clone(&schema),
-        vec![Arc::new(UInt64Array::from(vec![rows]))],
+        vec![Arc::new(Int64Array::from(vec![
+            i64::try_from(rows).unwrap_or(i64::MAX),
+        ]))],
     )
     .map_err(Into::into);
     Box::pin(RecordBatchStreamAdapter::new(

@@ -11,6 +11,7 @@
 //! and runs what it gives back.
 
 pub mod commands;
+pub mod error;
 pub mod expectations;
 pub mod insert;
 pub mod streaming;
@@ -22,6 +23,7 @@ use sparkling_engine::command::LakehouseCommand;
 use sparkling_engine::execute::{CommandRunner, Executed, Run};
 use sparkling_engine::statement::plan_sql_in;
 
+pub use error::{LakehouseError, Result};
 pub use insert::{Append, JOB_ID_PROPERTY, WRITE_ID_PROPERTY, append, insert, insert_target};
 use streaming::StreamingManager;
 

@@ -8,15 +8,18 @@
 //! [`start`] brings all of it up on the configured ports and returns a handle that
 //! stops it.
 
+pub mod error;
 pub mod http;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+pub use error::{Result, SchedulerError};
+
 use sparkling_connect::Gateway;
 use sparkling_engine::cluster::incoming;
 use sparkling_engine::session::SessionManager;
-use sparkling_engine::{Cluster, Engine, EngineError};
+use sparkling_engine::{Cluster, Engine};
 use sparkling_jobs::{Services, lineage, submissions};
 use sparkling_lakehouse::Lakehouse;
 use sparkling_lakehouse::streaming::StreamingManager;
@@ -110,25 +113,21 @@ impl RunningScheduler {
     }
 }
 
-async fn bind(addr: IpAddr, port: u16, what: &str) -> Result<TcpListener, EngineError> {
-    TcpListener::bind(SocketAddr::new(addr, port))
+async fn bind(addr: IpAddr, port: u16, what: &'static str) -> Result<TcpListener> {
+    let addr = SocketAddr::new(addr, port);
+    TcpListener::bind(addr)
         .await
-        .map_err(|e| {
-            EngineError::Io(std::io::Error::new(
-                e.kind(),
-                format!("cannot listen on {addr}:{port} for the {what}: {e}"),
-            ))
-        })
+        .map_err(|source| SchedulerError::Bind { what, addr, source })
 }
 
 /// Starts the scheduler and the gateway.
-pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, EngineError> {
+pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler> {
     sparkling_auth::require_token_off_loopback(
         options.bind,
         options.auth_token.as_deref(),
         "cluster",
     )
-    .map_err(EngineError::InvalidInput)?;
+    .map_err(SchedulerError::Options)?;
     let iceberg = match &options.catalog_uri {
         Some(uri) => Some(
             sparkling_connectors::iceberg::IcebergCatalog::connect(
@@ -136,7 +135,7 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Engine
                 options.catalog_token.as_deref(),
             )
             .await
-            .map_err(|e| EngineError::InvalidInput(e.to_string()))?,
+            .map_err(|e| SchedulerError::Options(e.to_string()))?,
         ),
         None => None,
     };
@@ -145,7 +144,7 @@ pub async fn start(options: SchedulerOptions) -> Result<RunningScheduler, Engine
         iceberg
             .ensure_namespace(sparkling_engine::session::DEFAULT_SCHEMA)
             .await
-            .map_err(|e| EngineError::Internal(format!("creating namespace default: {e}")))?;
+            .map_err(|e| SchedulerError::Catalog(format!("creating namespace default: {e}")))?;
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {

@@ -7,7 +7,8 @@
 //! - [`ddl`] parses Spark's DDL for Iceberg tables and pipeline datasets, with their
 //!   [`partition`] terms;
 //! - [`pipeline_spec`] reads a pipeline's spec and SQL files;
-//! - [`names`] resolves table and namespace names and quotes text back into SQL.
+//! - [`names`] resolves table and namespace names and quotes text back into SQL;
+//! - [`parameters`] binds Spark's `:name` and `?` parameter markers.
 //!
 //! Every function returns [`SqlError`] for text that is wrong.
 
@@ -15,10 +16,12 @@ pub mod ddl;
 pub mod error;
 pub mod named_args;
 pub mod names;
+pub mod parameters;
 pub mod partition;
 pub mod pipeline_spec;
 pub mod rewrite;
 pub mod script;
+pub mod spark_operators;
 pub mod stream_syntax;
 pub mod table_syntax;
 pub mod tokens;

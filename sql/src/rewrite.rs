@@ -12,6 +12,9 @@ use crate::error::Result;
 /// Spark's table syntax applies. Unchanged text is borrowed.
 pub fn rewrite(sql: &str, lakehouse: bool) -> Result<Cow<'_, str>> {
     let mut text = Cow::Borrowed(sql);
+    if let Some(divided) = crate::spark_operators::rewrite(&text) {
+        text = Cow::Owned(divided);
+    }
     if let Some(named) = crate::named_args::rewrite(&text) {
         text = Cow::Owned(named);
     }

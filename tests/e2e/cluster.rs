@@ -393,25 +393,49 @@ pub async fn register_tpch(
     reference
 }
 
-/// The reference answer of TPC-H query `n`, normalized for comparison.
+/// The reference answer of TPC-H query `n`: DataFusion single-process on the same files.
 pub async fn reference_answer(
     reference: &datafusion::prelude::SessionContext,
     n: usize,
-) -> Vec<String> {
-    let batches = reference
+) -> Vec<arrow::array::RecordBatch> {
+    reference
         .sql(sparkling_benches::tpch::query(n))
         .await
         .unwrap()
         .collect()
         .await
-        .unwrap();
-    sparkling_benches::tpch::normalize(&batches).unwrap()
+        .unwrap()
 }
 
-/// The first row's value of Int64 column `column` of a result.
+/// Panics unless `ours` and the reference answer have the same rows, in any order, with
+/// numbers equal to the cent. Not exactly: Sparkling types literals as Spark does (`0.06`
+/// is a decimal, `1` an int) where plain DataFusion does not, so the last digits of
+/// averages and the text of numbers may differ.
+pub fn assert_same_answer(
+    ours: &[arrow::array::RecordBatch],
+    reference: &[arrow::array::RecordBatch],
+    what: &str,
+) {
+    use sparkling_benches::tpch::check::{compare, rows_of_batches};
+    if let Err(e) = compare(
+        rows_of_batches(ours).unwrap(),
+        rows_of_batches(reference).unwrap(),
+    ) {
+        panic!("{what} differs from DataFusion single-process: {e}");
+    }
+}
+
+/// The first row's value of integer column `column` of a result, as an i64 (Spark types
+/// `1 + 1` as `int` and `count(*)` as `bigint`; both are read).
 pub fn first_int64(batches: &[arrow::array::RecordBatch], column: usize) -> i64 {
-    batches[0]
-        .column(column)
+    let array = batches[0].column(column);
+    assert!(
+        array.data_type().is_integer(),
+        "an integer column, not {}",
+        array.data_type()
+    );
+    let array = arrow::compute::cast(array, &arrow::datatypes::DataType::Int64).unwrap();
+    array
         .as_any()
         .downcast_ref::<arrow::array::Int64Array>()
         .expect("an Int64 column")

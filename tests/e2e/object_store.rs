@@ -3,8 +3,6 @@
 //! writing and reading there, pyiceberg and pyarrow as independent clients, and the
 //! SDK reading Parquet straight from the bucket.
 
-use arrow::array::UInt64Array;
-
 use crate::catalog::{CatalogProcess, run_python_with_env, script};
 use crate::cluster::{TestCluster, binary, first_int64};
 
@@ -103,8 +101,7 @@ async fn iceberg_tables_live_in_an_s3_warehouse() {
          FROM range(1000)")
     .await;
     let inserted = sql("INSERT INTO sales.orders VALUES (1000, 'apac', 5)").await;
-    let inserted = inserted[0].column(0).as_any().downcast_ref::<UInt64Array>();
-    assert_eq!(inserted.unwrap().value(0), 1);
+    assert_eq!(first_int64(&inserted, 0), 1);
     let totals = sql("SELECT count(*), sum(amount) FROM sales.orders").await;
     assert_eq!(first_int64(&totals, 0), 1001);
     assert_eq!(first_int64(&totals, 1), 4_995_005);

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use sparkling_benches::tpch::{normalize, query};
 
-use crate::cluster::{TestCluster, binary, register_tpch, tpch_data};
+use crate::cluster::{TestCluster, assert_same_answer, binary, register_tpch, tpch_data};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tpch_answers_match_datafusion_single_process() {
@@ -23,9 +23,8 @@ async fn tpch_answers_match_datafusion_single_process() {
             .collect()
             .await
             .unwrap();
-        let expected = normalize(&expected_batches).unwrap();
         assert!(
-            !expected.is_empty() || n == 15 || n == 21,
+            expected_batches.iter().any(|b| b.num_rows() > 0) || n == 15 || n == 21,
             "q{n}: the reference answer is empty; the data is too small to test it"
         );
 
@@ -34,11 +33,7 @@ async fn tpch_answers_match_datafusion_single_process() {
             .run_sql(query(n))
             .await
             .unwrap_or_else(|e| panic!("q{n} failed through the SDK: {e}\n{}", cluster.logs()));
-        assert_eq!(
-            normalize(&result.batches).unwrap(),
-            expected,
-            "q{n} (SDK) differs"
-        );
+        assert_same_answer(&result.batches, &expected_batches, &format!("q{n} (SDK)"));
         assert_eq!(
             result
                 .schema
@@ -55,7 +50,9 @@ async fn tpch_answers_match_datafusion_single_process() {
             "q{n} column names differ"
         );
 
-        // The command line, in a session of its own (tables are shared).
+        // The command line, in a session of its own (tables are shared), prints what
+        // the SDK got.
+        let expected = normalize(&result.batches).unwrap();
         let output = Command::new(binary())
             .args(["sql", "--remote", &cluster.url(), "--format", "csv", "-f"])
             .arg(queries_dir.join(format!("q{n}.sql")))

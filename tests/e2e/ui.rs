@@ -199,7 +199,7 @@ async fn the_web_ui_shows_live_data_in_a_real_browser() {
         .await
         .expect_err("a division by zero fails")
         .to_string();
-    assert!(error.contains("DivideByZero"), "{error}");
+    assert!(error.contains("DIVIDE_BY_ZERO"), "{error}");
     let queries = get_json(&cluster, "/api/v1/queries");
     let session_query = |state: &str| -> Value {
         queries
@@ -238,12 +238,12 @@ async fn the_web_ui_shows_live_data_in_a_real_browser() {
     }
     let failed = session_query("FAILED");
     assert!(
-        failed["error"].as_str().unwrap().contains("DivideByZero"),
+        failed["error"].as_str().unwrap().contains("DIVIDE_BY_ZERO"),
         "{failed}"
     );
     let list = browse(&chromium, &cluster, "/queries");
     assert!(
-        list.contains(&done_id) && list.contains("<progress") && list.contains("DivideByZero"),
+        list.contains(&done_id) && list.contains("<progress") && list.contains("DIVIDE_BY_ZERO"),
         "{list}"
     );
     let page = browse(&chromium, &cluster, &format!("/queries/{done_id}"));
@@ -254,7 +254,7 @@ async fn the_web_ui_shows_live_data_in_a_real_browser() {
     let failed_id = failed["id"].as_str().unwrap();
     let page = browse(&chromium, &cluster, &format!("/queries/{failed_id}"));
     assert!(
-        page.contains("FAILED") && page.contains("DivideByZero"),
+        page.contains("FAILED") && page.contains("DIVIDE_BY_ZERO"),
         "{page}"
     );
     // Task outcomes and executor memory in /metrics, memory on the cluster page.

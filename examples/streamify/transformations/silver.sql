@@ -51,7 +51,7 @@ numbered AS (
 SELECT user_id, session_number,
        to_date(from_unixtime(min(ts) / 1000)) AS session_date,
        min(ts) AS start_ts, max(ts) AS end_ts,
-       (max(ts) - min(ts)) / 1000 AS duration_seconds,
+       (max(ts) - min(ts)) div 1000 AS duration_seconds,
        count(*) AS page_views,
        max(level) AS level
 FROM numbered

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use sparkling_sql::PartitionTerm;
 
 use crate::datasets::DatasetName;
-use sparkling_engine::EngineError;
+use crate::error::{JobsError, Result};
 use sparkling_engine::session::DEFAULT_CATALOG;
 use sparkling_lakehouse::expectations::{Expectation, OnViolation};
 use sparkling_lakehouse::streaming::TableName;
@@ -85,10 +85,7 @@ pub struct PipelineGraph {
 impl PipelineGraph {
     /// Builds the graph of `bundle`, with `overrides` (the submission's settings)
     /// taking precedence over the spec's configuration.
-    pub fn build(
-        bundle: &PipelineBundle,
-        overrides: &BTreeMap<String, String>,
-    ) -> Result<Self, EngineError> {
+    pub fn build(bundle: &PipelineBundle, overrides: &BTreeMap<String, String>) -> Result<Self> {
         let spec = PipelineSpec::parse(&bundle.spec)?;
         let namespace = spec.namespace();
         let mut values = spec.configuration();
@@ -108,7 +105,7 @@ impl PipelineGraph {
                 Err(sparkling_sql::SqlError::NoStatements) => {
                     continue;
                 }
-                Err(e) => return Err(EngineError::InvalidInput(format!("{}: {e}", file.path))),
+                Err(e) => return Err(JobsError::InvalidInput(format!("{}: {e}", file.path))),
             };
             for statement in statements {
                 let at = format!("{}:{}", file.path, statement.line);
@@ -117,7 +114,7 @@ impl PipelineGraph {
                     continue;
                 }
                 let parsed = ddl::parse(&statement.text)
-                    .map_err(|e| EngineError::InvalidInput(format!("{at}: {e}")))?;
+                    .map_err(|e| JobsError::InvalidInput(format!("{at}: {e}")))?;
                 let (table, kind) = match parsed {
                     Some(Statement::CreateStreamingTable { table, .. }) => {
                         (table, DatasetKind::StreamingTable)
@@ -126,7 +123,7 @@ impl PipelineGraph {
                         (table, DatasetKind::MaterializedView)
                     }
                     _ => {
-                        return Err(EngineError::InvalidInput(format!(
+                        return Err(JobsError::InvalidInput(format!(
                             "{at}: a pipeline's SQL defines datasets (CREATE STREAMING TABLE, \
                              CREATE MATERIALIZED VIEW) and SET settings; this is neither: {}",
                             sparkling_sql::script::first_line(&statement.text, 80)
@@ -135,7 +132,7 @@ impl PipelineGraph {
                 };
                 let dataset = dataset(table, kind, &namespace, at)?;
                 if let Some(other) = datasets.iter().find(|d| d.name == dataset.name) {
-                    return Err(EngineError::InvalidInput(format!(
+                    return Err(JobsError::InvalidInput(format!(
                         "{}: dataset {} is defined twice (first at {})",
                         dataset.defined_at, dataset.name, other.defined_at
                     )));
@@ -144,7 +141,7 @@ impl PipelineGraph {
             }
         }
         if datasets.is_empty() {
-            return Err(EngineError::InvalidInput(format!(
+            return Err(JobsError::InvalidInput(format!(
                 "pipeline {}: its SQL files define no datasets",
                 spec.name
             )));
@@ -184,8 +181,8 @@ fn dataset(
     kind: DatasetKind,
     namespace: &str,
     defined_at: String,
-) -> Result<Dataset, EngineError> {
-    let invalid = |message: String| EngineError::InvalidInput(format!("{defined_at}: {message}"));
+) -> Result<Dataset> {
+    let invalid = |message: String| JobsError::InvalidInput(format!("{defined_at}: {message}"));
     let name = qualify(&table.name, namespace).map_err(&invalid)?;
     if table.using.is_some() || table.location.is_some() || table.if_not_exists {
         return Err(invalid(format!(
@@ -567,7 +564,7 @@ impl VisitorMut for Qualifier {
 
 /// The datasets, each after the pipeline datasets it reads (definition order
 /// otherwise); a cycle or a stream over a materialized view is an error.
-fn order(datasets: Vec<Dataset>) -> Result<Vec<Dataset>, EngineError> {
+fn order(datasets: Vec<Dataset>) -> Result<Vec<Dataset>> {
     let index: HashMap<TableName, usize> = datasets
         .iter()
         .enumerate()
@@ -578,7 +575,7 @@ fn order(datasets: Vec<Dataset>) -> Result<Vec<Dataset>, EngineError> {
             if let Some(&j) = index.get(&input.table)
                 && datasets[j].kind == DatasetKind::MaterializedView
             {
-                return Err(EngineError::InvalidInput(format!(
+                return Err(JobsError::InvalidInput(format!(
                     "{}: {} reads STREAM({}), a materialized view, which each update rewrites; \
                      a stream follows a streaming table's appends",
                     d.defined_at, d.name, input.table
@@ -639,7 +636,7 @@ fn order(datasets: Vec<Dataset>) -> Result<Vec<Dataset>, EngineError> {
                 .iter()
                 .map(|&c| datasets[c].name.to_string())
                 .collect();
-            return Err(EngineError::InvalidInput(format!(
+            return Err(JobsError::InvalidInput(format!(
                 "the pipeline's datasets read each other in a cycle: {} (defined at {})",
                 names.join(" -> "),
                 datasets[cycle[0]].defined_at

@@ -29,9 +29,9 @@ use sparkling_connectors::iceberg::{IcebergCatalog, IcebergTable};
 use tokio::sync::watch;
 
 use crate::Services;
+use crate::error::{JobsError, Result};
 use crate::lineage::{EventType, Lineage, RunEvent};
 use graph::{Dataset, DatasetKind, Input, PipelineGraph};
-use sparkling_engine::EngineError;
 use sparkling_engine::clock::now_ms;
 use sparkling_engine::session::Session;
 use sparkling_lakehouse::commands::TableDefinition;
@@ -175,10 +175,10 @@ impl UpdateOptions {
         graph: &PipelineGraph,
         overrides: &BTreeMap<String, String>,
         update_id: &str,
-    ) -> Result<Self, EngineError> {
+    ) -> Result<Self> {
         let continuous = match overrides.get("spark.sparkling.pipeline.continuous") {
             Some(v) => v.parse::<bool>().map_err(|_| {
-                EngineError::InvalidInput(format!(
+                JobsError::InvalidInput(format!(
                     "spark.sparkling.pipeline.continuous must be true or false, got {v}"
                 ))
             })?,
@@ -193,7 +193,7 @@ impl UpdateOptions {
                     Duration::from_millis(interval_ms)
                 }
                 _ => {
-                    return Err(EngineError::InvalidInput(format!(
+                    return Err(JobsError::InvalidInput(format!(
                         "invalid refresh interval {text} (e.g. 30 seconds)"
                     )));
                 }
@@ -218,9 +218,9 @@ pub async fn run(
     killed: watch::Receiver<bool>,
     report: &(dyn Fn(Change) + Send + Sync),
     lineage: &PipelineLineage<'_>,
-) -> Result<(), EngineError> {
+) -> Result<()> {
     let catalog = session.iceberg.clone().ok_or_else(|| {
-        EngineError::Unsupported(
+        JobsError::Unsupported(
             "pipelines write Iceberg tables: start the scheduler with --catalog".to_string(),
         )
     })?;
@@ -267,12 +267,12 @@ struct Update<'a> {
 impl Update<'_> {
     /// One round: every dataset in order (in continuous mode after the first round,
     /// the views only: the streams keep running).
-    async fn round(&self, runs: &mut [DatasetRun], first: bool) -> Result<(), EngineError> {
+    async fn round(&self, runs: &mut [DatasetRun], first: bool) -> Result<()> {
         let mut failed: Vec<TableName> = Vec::new();
         let mut first_error = None;
         for (dataset, run) in self.graph.datasets.iter().zip(runs.iter_mut()) {
             if *self.killed.borrow() {
-                return Err(EngineError::Cancelled("the pipeline was killed".into()));
+                return Err(JobsError::Cancelled("the pipeline was killed".into()));
             }
             if dataset.kind == DatasetKind::StreamingTable && !first && self.options.continuous {
                 continue;
@@ -332,11 +332,11 @@ impl Update<'_> {
             }
             (self.report)(Change::Dataset(run.clone()));
             if run.state == DatasetState::Failed && *self.killed.borrow() {
-                return Err(EngineError::Cancelled("the pipeline was killed".into()));
+                return Err(JobsError::Cancelled("the pipeline was killed".into()));
             }
         }
         match first_error {
-            Some(message) => Err(EngineError::JobFailed(message)),
+            Some(message) => Err(JobsError::JobFailed(message)),
             None => Ok(()),
         }
     }
@@ -372,7 +372,7 @@ impl Update<'_> {
     }
 
     /// Sleeps until the next round; fails if a stream of the pipeline failed.
-    async fn wait_for_next_round(&self) -> Result<(), EngineError> {
+    async fn wait_for_next_round(&self) -> Result<()> {
         let deadline = Instant::now() + self.options.refresh_interval;
         let mut killed = self.killed.clone();
         while Instant::now() < deadline {
@@ -387,7 +387,7 @@ impl Update<'_> {
                 if let Some(info) = self.services.streams().info(&id)
                     && info.state == sparkling_lakehouse::streaming::StreamingQueryState::Failed
                 {
-                    return Err(EngineError::JobFailed(format!(
+                    return Err(JobsError::JobFailed(format!(
                         "dataset {} failed: its stream failed: {}",
                         dataset.name,
                         info.error.unwrap_or_default()
@@ -399,20 +399,20 @@ impl Update<'_> {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => false,
             };
             if was_killed {
-                return Err(EngineError::Cancelled("the pipeline was killed".into()));
+                return Err(JobsError::Cancelled("the pipeline was killed".into()));
             }
         }
         Ok(())
     }
 
     /// Creates the table of `dataset` if it does not exist, with its planned columns.
-    async fn ensure_table(&self, dataset: &Dataset) -> Result<iceberg::table::Table, EngineError> {
+    async fn ensure_table(&self, dataset: &Dataset) -> Result<iceberg::table::Table> {
         let name = &dataset.name;
         let planned = self
             .schemas
             .get(name)
             .cloned()
-            .ok_or_else(|| EngineError::Internal(format!("dataset {name} was not planned")))?;
+            .ok_or_else(|| JobsError::Internal(format!("dataset {name} was not planned")))?;
         if let Some(table) = self.catalog.load(&name.namespace, &name.name).await? {
             let columns = IcebergTable::new(table.clone(), None)?.schema();
             let planned_df = datafusion::common::DFSchema::try_from(planned.as_ref().clone())?;
@@ -420,7 +420,7 @@ impl Update<'_> {
                 return Ok(table);
             }
             if dataset.kind == DatasetKind::StreamingTable {
-                return Err(EngineError::InvalidInput(format!(
+                return Err(JobsError::InvalidInput(format!(
                     "the columns of streaming table {name} changed; its rows so far have the \
                      old ones. Drop the table to rebuild it from its sources"
                 )));
@@ -431,7 +431,7 @@ impl Update<'_> {
                 .client()
                 .drop_table(table.identifier())
                 .await
-                .map_err(|e| EngineError::Internal(format!("dropping {name}: {e}")))?;
+                .map_err(|e| JobsError::Internal(format!("dropping {name}: {e}")))?;
         }
         self.catalog.ensure_namespace(&name.namespace).await?;
         TableDefinition {
@@ -444,13 +444,11 @@ impl Update<'_> {
         }
         .create(self.catalog)
         .await
+        .map_err(JobsError::from)
     }
 
     /// Recomputes a view and replaces its rows.
-    async fn refresh(
-        &self,
-        dataset: &Dataset,
-    ) -> Result<(Option<u64>, Vec<ExpectationCounts>), EngineError> {
+    async fn refresh(&self, dataset: &Dataset) -> Result<(Option<u64>, Vec<ExpectationCounts>)> {
         let table = self.ensure_table(dataset).await?;
         let plan = sparkling_engine::statement::plan_sql(self.session, &dataset.query).await?;
         let cluster = self.services.cluster();
@@ -501,7 +499,7 @@ impl Update<'_> {
         dataset: &Dataset,
         run: &mut DatasetRun,
         started_ms: i64,
-    ) -> Result<(Option<u64>, Vec<ExpectationCounts>), EngineError> {
+    ) -> Result<(Option<u64>, Vec<ExpectationCounts>)> {
         let trigger = if self.options.continuous {
             match self
                 .session
@@ -546,10 +544,10 @@ impl Update<'_> {
         if was_killed {
             handle.request_stop(true);
             handle.await_end(None).await;
-            return Err(EngineError::Cancelled("the pipeline was killed".into()));
+            return Err(JobsError::Cancelled("the pipeline was killed".into()));
         }
         if let Some(End::Failed(e)) = handle.end() {
-            return Err(EngineError::JobFailed(e));
+            return Err(JobsError::JobFailed(e));
         }
         self.written_since(&dataset.name, &handle.definition.id, started_ms)
             .await
@@ -562,7 +560,7 @@ impl Update<'_> {
         table: &TableName,
         query_id: &str,
         since_ms: i64,
-    ) -> Result<(Option<u64>, Vec<ExpectationCounts>), EngineError> {
+    ) -> Result<(Option<u64>, Vec<ExpectationCounts>)> {
         let Some(table) = self.catalog.load(&table.namespace, &table.name).await? else {
             return Ok((Some(0), Vec::new()));
         };

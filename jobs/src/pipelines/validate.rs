@@ -25,7 +25,7 @@ use sparkling_connectors::stream_source::{
 };
 
 use super::graph::{DatasetKind, PipelineGraph};
-use sparkling_engine::EngineError;
+use crate::error::{JobsError, Result};
 use sparkling_engine::session::{DEFAULT_CATALOG, DEFAULT_SCHEMA, Session};
 use sparkling_engine::statement::plan_sql_in;
 use sparkling_lakehouse::streaming::TableName;
@@ -39,7 +39,7 @@ pub async fn validate(
     session: &Session,
     catalog: &IcebergCatalog,
     graph: &PipelineGraph,
-) -> Result<PlannedSchemas, EngineError> {
+) -> Result<PlannedSchemas> {
     // Tables read from outside the pipeline must exist.
     for dataset in &graph.datasets {
         for input in &dataset.inputs {
@@ -51,7 +51,7 @@ pub async fn validate(
                 .await?
                 .is_none()
             {
-                return Err(EngineError::InvalidInput(format!(
+                return Err(JobsError::InvalidInput(format!(
                     "{}: dataset {} reads {}, which is neither a dataset of this pipeline nor \
                      an existing table",
                     dataset.defined_at, dataset.name, input.table
@@ -63,28 +63,29 @@ pub async fn validate(
     let ctx = scratch_context(session, catalog, &planned)?;
     let state = ctx.state();
     for dataset in &graph.datasets {
-        let fail = |e: EngineError| {
-            EngineError::InvalidInput(format!(
+        let fail = |e: JobsError| {
+            JobsError::InvalidInput(format!(
                 "{}: dataset {} does not plan: {e}",
                 dataset.defined_at, dataset.name
             ))
         };
         let plan = plan_sql_in(&state, true, &dataset.query)
             .await
-            .map_err(fail)?;
+            .map_err(|e| fail(e.into()))?;
         if sparkling_engine::statement::is_command(&plan) {
-            return Err(fail(EngineError::InvalidInput(
+            return Err(fail(JobsError::InvalidInput(
                 "the query after AS must be a SELECT".to_string(),
             )));
         }
         if dataset.kind == DatasetKind::StreamingTable {
-            sparkling_lakehouse::streaming::batch::stream_source(&plan).map_err(fail)?;
+            sparkling_lakehouse::streaming::batch::stream_source(&plan)
+                .map_err(|e| fail(e.into()))?;
         }
         for expectation in &dataset.expectations {
             state
                 .create_logical_expr(&expectation.condition, plan.schema())
                 .map_err(|e| {
-                    EngineError::InvalidInput(format!(
+                    JobsError::InvalidInput(format!(
                         "{}: expectation {} of {} ({}) does not plan: {}",
                         dataset.defined_at,
                         expectation.name,
@@ -107,7 +108,7 @@ fn scratch_context(
     session: &Session,
     catalog: &IcebergCatalog,
     planned: &Arc<parking_lot::RwLock<PlannedSchemas>>,
-) -> Result<SessionContext, EngineError> {
+) -> Result<SessionContext> {
     let state = session.ctx.state();
     let catalogs = MemoryCatalogProviderList::new();
     for name in state.catalog_list().catalog_names() {

@@ -17,8 +17,8 @@ use iceberg::table::Table;
 use sparkling_connectors::stream_source::{StreamSource, StreamSourceTable};
 
 use super::definition::TableName;
+use crate::error::{LakehouseError, Result};
 use crate::insert::Precondition;
-use sparkling_engine::EngineError;
 
 /// Snapshot summary key: the streaming query that committed the snapshot.
 pub const QUERY_ID_PROPERTY: &str = "sparkling.query-id";
@@ -121,7 +121,7 @@ fn stream_table(scan: &TableScan) -> Option<StreamSourceTable> {
 }
 
 /// The one `STREAM(...)` source `plan` reads.
-pub fn stream_source(plan: &LogicalPlan) -> Result<StreamSource, EngineError> {
+pub fn stream_source(plan: &LogicalPlan) -> Result<StreamSource> {
     let mut sources = Vec::new();
     plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node
@@ -133,12 +133,12 @@ pub fn stream_source(plan: &LogicalPlan) -> Result<StreamSource, EngineError> {
     })?;
     match sources.len() {
         1 => Ok(sources.remove(0)),
-        0 => Err(EngineError::InvalidInput(
+        0 => Err(LakehouseError::InvalidInput(
             "a streaming query reads a STREAM(...) source, e.g. FROM STREAM(read_kafka(...)); \
              this query reads none"
                 .into(),
         )),
-        n => Err(EngineError::Unsupported(format!(
+        n => Err(LakehouseError::Unsupported(format!(
             "a streaming query reads one STREAM(...) source; this one reads {n}"
         ))),
     }
@@ -146,10 +146,7 @@ pub fn stream_source(plan: &LogicalPlan) -> Result<StreamSource, EngineError> {
 
 /// `plan` with its `STREAM(...)` source replaced by `batch` (the rows of one
 /// micro-batch).
-pub fn bind_batch(
-    plan: LogicalPlan,
-    batch: Arc<dyn TableProvider>,
-) -> Result<LogicalPlan, EngineError> {
+pub fn bind_batch(plan: LogicalPlan, batch: Arc<dyn TableProvider>) -> Result<LogicalPlan> {
     let bound = plan.transform_up_with_subqueries(|node| match node {
         LogicalPlan::TableScan(scan) if stream_table(&scan).is_some() => {
             Ok(Transformed::yes(LogicalPlan::TableScan(TableScan {
@@ -164,13 +161,13 @@ pub fn bind_batch(
 
 /// Splits the rows of `plan` into those without a `_corrupt_record` (the column
 /// dropped) and those with one (all columns).
-pub fn split_dead_letters(plan: LogicalPlan) -> Result<(LogicalPlan, LogicalPlan), EngineError> {
+pub fn split_dead_letters(plan: LogicalPlan) -> Result<(LogicalPlan, LogicalPlan)> {
     let schema = plan.schema().clone();
     let Some((qualifier, field)) = schema
         .iter()
         .find(|(_, f)| f.name() == CORRUPT_RECORD_COLUMN)
     else {
-        return Err(EngineError::InvalidInput(format!(
+        return Err(LakehouseError::InvalidInput(format!(
             "a dead-letter table is configured, but the query has no {CORRUPT_RECORD_COLUMN} \
              column: select the fields of from_json(...) (PERMISSIVE mode adds it)"
         )));
@@ -193,15 +190,11 @@ pub fn split_dead_letters(plan: LogicalPlan) -> Result<(LogicalPlan, LogicalPlan
 
 /// The columns of `plan` as `table`'s columns, by position (as Spark's `INSERT INTO`
 /// matches them), cast where the types differ.
-pub fn conform(
-    plan: LogicalPlan,
-    table_schema: &Schema,
-    table: &TableName,
-) -> Result<LogicalPlan, EngineError> {
+pub fn conform(plan: LogicalPlan, table_schema: &Schema, table: &TableName) -> Result<LogicalPlan> {
     let input = plan.schema().clone();
     if input.fields().len() != table_schema.fields().len() {
         let names = |fields: Vec<String>| fields.join(", ");
-        return Err(EngineError::InvalidInput(format!(
+        return Err(LakehouseError::InvalidInput(format!(
             "the streaming query produces {} columns ({}) but table {table} has {} ({})",
             input.fields().len(),
             names(input.fields().iter().map(|f| f.name().clone()).collect()),

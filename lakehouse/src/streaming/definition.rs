@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use sparkling_engine::EngineError;
+use crate::error::{LakehouseError, Result};
 
 pub use sparkling_engine::session::{DEAD_LETTER_CONF, QUERY_NAME_CONF, TRIGGER_CONF};
 
@@ -40,7 +40,7 @@ impl Default for Trigger {
 impl Trigger {
     /// Parses `availableNow`, `once`, `processingTime=10 seconds` or an interval
     /// (`10 seconds`, `500 ms`, `1 minute`, `0`).
-    pub fn parse(text: &str) -> Result<Self, EngineError> {
+    pub fn parse(text: &str) -> Result<Self> {
         let t = text.trim();
         let lower = t.to_ascii_lowercase();
         match lower.replace(['_', '-'], "").as_str() {
@@ -62,7 +62,7 @@ impl Trigger {
                 interval_ms: d.as_millis() as u64,
             })
             .ok_or_else(|| {
-                EngineError::InvalidInput(format!(
+                LakehouseError::InvalidInput(format!(
                     "invalid trigger '{text}': use availableNow, once, or processingTime=<interval> \
                      such as '10 seconds'"
                 ))
@@ -202,8 +202,8 @@ pub struct StoredQuery {
 pub type QueryStore = sparkling_engine::state_store::JsonStore<StoredQuery>;
 
 /// The store of streaming queries under `state_dir`.
-pub fn query_store(state_dir: Option<&Path>) -> Result<QueryStore, EngineError> {
-    QueryStore::new(state_dir, "streams", "streaming query")
+pub fn query_store(state_dir: Option<&Path>) -> Result<QueryStore> {
+    Ok(QueryStore::new(state_dir, "streams", "streaming query")?)
 }
 
 /// Every stored query, oldest first.

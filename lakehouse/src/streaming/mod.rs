@@ -22,10 +22,10 @@ use std::time::Duration;
 use dashmap::DashMap;
 use sparkling_connectors::iceberg::IcebergCatalog;
 
+use crate::error::{LakehouseError, Result};
 use definition::{Desired, QueryStore, StoredQuery, load_queries, query_store};
 pub use definition::{QueryDefinition, StreamingQueryState, TableName, Trigger};
 pub use query::{End, QueryHandle};
-use sparkling_engine::EngineError;
 use sparkling_engine::cluster::Cluster;
 use sparkling_engine::session::SessionManager;
 
@@ -90,7 +90,7 @@ impl StreamingManager {
         sessions: Arc<SessionManager>,
         catalog: Option<IcebergCatalog>,
         state_dir: Option<&Path>,
-    ) -> Result<Self, EngineError> {
+    ) -> Result<Self> {
         Ok(Self {
             inner: Arc::new(Inner {
                 cluster,
@@ -121,18 +121,14 @@ impl StreamingManager {
     }
 
     /// Starts a query (stored first, so that it survives a scheduler restart).
-    pub fn start(&self, definition: QueryDefinition) -> Result<Arc<QueryHandle>, EngineError> {
+    pub fn start(&self, definition: QueryDefinition) -> Result<Arc<QueryHandle>> {
         self.launch(definition, true)
     }
 
     /// Runs a query (storing it first if `store`); one run per query id at a time.
-    fn launch(
-        &self,
-        definition: QueryDefinition,
-        store: bool,
-    ) -> Result<Arc<QueryHandle>, EngineError> {
+    fn launch(&self, definition: QueryDefinition, store: bool) -> Result<Arc<QueryHandle>> {
         let Some(catalog) = self.inner.catalog.clone() else {
-            return Err(EngineError::Unsupported(
+            return Err(LakehouseError::Unsupported(
                 "streaming queries write Iceberg tables: start the scheduler with --catalog".into(),
             ));
         };
@@ -142,7 +138,7 @@ impl StreamingManager {
             if let Entry::Occupied(running) = &entry
                 && running.get().is_active()
             {
-                return Err(EngineError::InvalidInput(format!(
+                return Err(LakehouseError::InvalidInput(format!(
                     "streaming query {} ({}) into {} is already running; stop it first",
                     definition.name, definition.id, definition.target
                 )));
@@ -247,7 +243,7 @@ impl StreamingManager {
     }
 
     /// Stops a query for good and waits until it has ended.
-    pub async fn stop(&self, id: &str) -> Result<(), EngineError> {
+    pub async fn stop(&self, id: &str) -> Result<()> {
         match self.get(id) {
             Some(handle) => {
                 handle.request_stop(true);
@@ -262,7 +258,7 @@ impl StreamingManager {
                 .find(|q| q.definition.id == id)
             {
                 Some(_) => Ok(()),
-                None => Err(EngineError::InvalidInput(format!(
+                None => Err(LakehouseError::InvalidInput(format!(
                     "no streaming query with id {id}"
                 ))),
             },

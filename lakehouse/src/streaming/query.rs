@@ -23,8 +23,8 @@ use super::progress::{
     Durations, QueryProgress, QueryStatus, RecentProgress, SinkProgress, SourceProgress, rate,
 };
 use crate::commands::TableDefinition;
+use crate::error::{LakehouseError, Result};
 use crate::insert::{Append, append};
-use sparkling_engine::EngineError;
 use sparkling_engine::clock::now_ms;
 use sparkling_engine::cluster::Cluster;
 use sparkling_engine::session::Session;
@@ -215,22 +215,14 @@ fn timestamp(ms: i64) -> String {
     )
 }
 
-/// Errors worth trying again: lost executors, an unreachable broker or catalog.
-fn retryable(e: &EngineError) -> bool {
-    !matches!(
-        e,
-        EngineError::InvalidInput(_) | EngineError::Unsupported(_) | EngineError::Cancelled(_)
-    )
-}
-
-async fn load_table(catalog: &IcebergCatalog, name: &TableName) -> Result<Table, EngineError> {
+async fn load_table(catalog: &IcebergCatalog, name: &TableName) -> Result<Table> {
     catalog
         .load(&name.namespace, &name.name)
         .await?
-        .ok_or_else(|| EngineError::InvalidInput(format!("table {name} does not exist")))
+        .ok_or_else(|| LakehouseError::InvalidInput(format!("table {name} does not exist")))
 }
 
-async fn latest(env: &RunEnv, source: &StreamSource) -> Result<Latest, EngineError> {
+async fn latest(env: &RunEnv, source: &StreamSource) -> Result<Latest> {
     if let StreamSource::Table {
         namespace, name, ..
     } = source
@@ -246,8 +238,8 @@ async fn latest(env: &RunEnv, source: &StreamSource) -> Result<Latest, EngineErr
     let source = source.clone();
     tokio::task::spawn_blocking(move || source.latest(now_ms()))
         .await
-        .map_err(|e| EngineError::Internal(format!("asking a source for its offsets: {e}")))?
-        .map_err(|e| EngineError::Unavailable(e.strip_backtrace()))
+        .map_err(|e| LakehouseError::Internal(format!("asking a source for its offsets: {e}")))?
+        .map_err(|e| LakehouseError::Unavailable(e.strip_backtrace()))
 }
 
 /// What one committed batch did.
@@ -268,10 +260,10 @@ pub async fn run(handle: &QueryHandle, env: &RunEnv) -> End {
     }
 }
 
-async fn run_loop(handle: &QueryHandle, env: &RunEnv) -> Result<End, EngineError> {
+async fn run_loop(handle: &QueryHandle, env: &RunEnv) -> Result<End> {
     let def = &handle.definition;
-    let plan = retry(handle, "planning the query", || {
-        plan_sql(&env.session, &def.query)
+    let plan = retry(handle, "planning the query", || async {
+        Ok(plan_sql(&env.session, &def.query).await?)
     })
     .await?;
     if let Some(dead_letter) = &def.dead_letter {
@@ -414,16 +406,16 @@ async fn run_loop(handle: &QueryHandle, env: &RunEnv) -> Result<End, EngineError
 }
 
 /// Runs `step` until it succeeds, fails for good, or failed [`MAX_ATTEMPTS`] times.
-async fn retry<T, F, Fut>(handle: &QueryHandle, what: &str, mut step: F) -> Result<T, EngineError>
+async fn retry<T, F, Fut>(handle: &QueryHandle, what: &str, mut step: F) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, EngineError>>,
+    Fut: std::future::Future<Output = Result<T>>,
 {
     let mut attempt = 1;
     loop {
         match step().await {
             Ok(v) => return Ok(v),
-            Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS && !handle.stopping() => {
+            Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS && !handle.stopping() => {
                 let wait = Duration::from_millis(500 << attempt.min(5));
                 tracing::warn!(
                     "streaming query {} ({}): {what} failed (attempt {attempt}), trying again in \
@@ -437,7 +429,9 @@ where
                 attempt += 1;
             }
             Err(e) if handle.stopping() => {
-                return Err(EngineError::Cancelled(format!("stopped while {what}: {e}")));
+                return Err(LakehouseError::Cancelled(format!(
+                    "stopped while {what}: {e}"
+                )));
             }
             Err(e) => return Err(e),
         }
@@ -454,7 +448,7 @@ async fn run_batch(
     batch: &SourceBatch,
     batch_id: i64,
     stop: watch::Receiver<bool>,
-) -> Result<Committed, EngineError> {
+) -> Result<Committed> {
     let plan = plan_sql(&env.session, &def.query).await?;
     let plan = bind_batch(plan, Arc::clone(&batch.table))?;
     let identity = BatchIdentity {
@@ -551,7 +545,7 @@ async fn append_batch(
     identity: &BatchIdentity<'_>,
     properties: HashMap<String, String>,
     stop: watch::Receiver<bool>,
-) -> Result<Appended, EngineError> {
+) -> Result<Appended> {
     let table = load_table(&env.catalog, name).await?;
     if let Some(last) = last_batch(&table, identity.query_id, identity.target)
         && last.id >= identity.batch_id
@@ -595,7 +589,7 @@ async fn ensure_dead_letter_table(
     env: &RunEnv,
     table: &TableName,
     plan: &datafusion::logical_expr::LogicalPlan,
-) -> Result<(), EngineError> {
+) -> Result<()> {
     let schema = plan.schema().as_arrow().clone();
     if schema.field_with_name(CORRUPT_RECORD_COLUMN).is_err() {
         // split_dead_letters explains the problem.

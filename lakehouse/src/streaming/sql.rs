@@ -23,7 +23,7 @@ use super::definition::{
 };
 use super::{End, QueryHandle, StreamingManager};
 use crate::commands::{TableDefinition, require_namespace};
-use sparkling_engine::EngineError;
+use crate::error::{LakehouseError, Result};
 use sparkling_engine::session::Session;
 use sparkling_engine::statement::{is_command, plan_sql};
 use sparkling_sql::ddl::{CreateTable, Statement};
@@ -45,7 +45,7 @@ pub async fn run(
     session: &Session,
     statement: &Statement,
     interrupted: watch::Receiver<bool>,
-) -> Result<SendableRecordBatchStream, EngineError> {
+) -> Result<SendableRecordBatchStream> {
     match statement {
         Statement::CreateStreamingTable { table, or_refresh } => {
             create_streaming_table(manager, session, table, *or_refresh, interrupted).await
@@ -59,7 +59,7 @@ pub async fn run(
                 .await?
                 .is_none()
             {
-                return Err(EngineError::InvalidInput(format!(
+                return Err(LakehouseError::InvalidInput(format!(
                     "table {target} does not exist (CREATE STREAMING TABLE creates it from the \
                      query)"
                 )));
@@ -69,16 +69,16 @@ pub async fn run(
             start_and_wait(manager, request, interrupted).await
         }
         Statement::ShowStreams => Ok(show_streams(manager)),
-        _ => Err(EngineError::Internal(
+        _ => Err(LakehouseError::Internal(
             "not a streaming statement".to_string(),
         )),
     }
 }
 
 /// The Iceberg catalog streaming queries write to.
-pub fn catalog(session: &Session) -> Result<&IcebergCatalog, EngineError> {
+pub fn catalog(session: &Session) -> Result<&IcebergCatalog> {
     session.iceberg.as_ref().ok_or_else(|| {
-        EngineError::Unsupported(
+        LakehouseError::Unsupported(
             "streaming queries write Iceberg tables: start the scheduler with --catalog".into(),
         )
     })
@@ -88,10 +88,10 @@ pub fn catalog(session: &Session) -> Result<&IcebergCatalog, EngineError> {
 pub async fn check_query(
     session: &Session,
     query: &str,
-) -> Result<datafusion::logical_expr::LogicalPlan, EngineError> {
+) -> Result<datafusion::logical_expr::LogicalPlan> {
     let plan = plan_sql(session, query).await?;
     if is_command(&plan) {
-        return Err(EngineError::InvalidInput(format!(
+        return Err(LakehouseError::InvalidInput(format!(
             "a streaming table is defined by a query, got: {query}"
         )));
     }
@@ -105,23 +105,23 @@ async fn create_streaming_table(
     create: &CreateTable,
     or_refresh: bool,
     interrupted: watch::Receiver<bool>,
-) -> Result<SendableRecordBatchStream, EngineError> {
+) -> Result<SendableRecordBatchStream> {
     if let Some(using) = &create.using
         && !using.eq_ignore_ascii_case("iceberg")
     {
-        return Err(EngineError::Unsupported(format!(
+        return Err(LakehouseError::Unsupported(format!(
             "streaming tables are Iceberg tables; USING {using} is not supported"
         )));
     }
     if create.columns.is_some() {
-        return Err(EngineError::InvalidInput(
+        return Err(LakehouseError::InvalidInput(
             "CREATE STREAMING TABLE takes its columns from the query; do not list them".into(),
         ));
     }
     let query = create
         .query
         .clone()
-        .ok_or_else(|| EngineError::InvalidInput("CREATE STREAMING TABLE needs AS".into()))?;
+        .ok_or_else(|| LakehouseError::InvalidInput("CREATE STREAMING TABLE needs AS".into()))?;
     let (namespace, name) = table_name_parts(&create.name)?;
     let target = TableName { namespace, name };
     let plan = check_query(session, &query).await?;
@@ -130,7 +130,7 @@ async fn create_streaming_table(
         .await?
         .is_some();
     if exists && !or_refresh && !create.if_not_exists {
-        return Err(EngineError::InvalidInput(format!(
+        return Err(LakehouseError::InvalidInput(format!(
             "table {target} already exists (CREATE OR REFRESH STREAMING TABLE resumes its stream)"
         )));
     }
@@ -166,7 +166,7 @@ pub struct StartRequest {
 }
 
 /// `ns.table` or `table` as a table name.
-pub fn parse_table_name(text: &str) -> Result<TableName, EngineError> {
+pub fn parse_table_name(text: &str) -> Result<TableName> {
     let parts: Vec<String> = text.split('.').map(|p| p.trim().to_string()).collect();
     let (namespace, name) = table_name_parts(&parts)?;
     Ok(TableName { namespace, name })
@@ -174,11 +174,7 @@ pub fn parse_table_name(text: &str) -> Result<TableName, EngineError> {
 
 impl StartRequest {
     /// A request with the session's streaming settings.
-    pub fn from_session(
-        session: &Session,
-        target: TableName,
-        query: String,
-    ) -> Result<Self, EngineError> {
+    pub fn from_session(session: &Session, target: TableName, query: String) -> Result<Self> {
         let trigger = session
             .get_conf(TRIGGER_CONF)
             .map(|t| Trigger::parse(&t))
@@ -211,7 +207,7 @@ pub async fn create_target(
     partitioned_by: Vec<PartitionTerm>,
     properties: HashMap<String, String>,
     location: Option<String>,
-) -> Result<(), EngineError> {
+) -> Result<()> {
     let catalog = catalog(session)?;
     require_namespace(catalog, &request.target.namespace).await?;
     let schema = Schema::new(
@@ -237,10 +233,7 @@ pub async fn create_target(
 }
 
 /// Starts a query.
-pub fn start_query(
-    manager: &StreamingManager,
-    request: StartRequest,
-) -> Result<Arc<QueryHandle>, EngineError> {
+pub fn start_query(manager: &StreamingManager, request: StartRequest) -> Result<Arc<QueryHandle>> {
     let StartRequest {
         target,
         query,
@@ -272,7 +265,7 @@ async fn start_and_wait(
     manager: &StreamingManager,
     request: StartRequest,
     mut interrupted: watch::Receiver<bool>,
-) -> Result<SendableRecordBatchStream, EngineError> {
+) -> Result<SendableRecordBatchStream> {
     let bounded = request.trigger.is_bounded();
     let handle = start_query(manager, request)?;
     if bounded {
@@ -281,14 +274,14 @@ async fn start_and_wait(
         tokio::select! {
             _ = handle.await_end(None) => {}
             _ = async { let _ = interrupted.wait_for(|v| *v).await; } => {
-                return Err(EngineError::Cancelled(format!(
+                return Err(LakehouseError::Cancelled(format!(
                     "stopped waiting for streaming query {} ({}); it keeps running",
                     handle.definition.name, handle.definition.id
                 )));
             }
         }
         if let Some(End::Failed(e)) = handle.end() {
-            return Err(EngineError::JobFailed(format!(
+            return Err(LakehouseError::JobFailed(format!(
                 "streaming query {} failed: {e}",
                 handle.definition.name
             )));

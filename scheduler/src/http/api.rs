@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sparkling_connectors::iceberg::IcebergCatalog;
 
 use super::{HttpState, error_response};
-use sparkling_engine::EngineError;
+use crate::error::{Result, SchedulerError};
 use sparkling_lakehouse::streaming::QueryInfo;
 
 /// The API routes.
@@ -141,24 +141,36 @@ async fn table(
     }
 }
 
-fn catalog(state: &HttpState) -> Result<&IcebergCatalog, EngineError> {
-    state.services.sessions().iceberg().ok_or_else(|| {
-        EngineError::Unsupported("this scheduler has no Iceberg catalog (--catalog)".into())
-    })
+fn catalog(state: &HttpState) -> Result<&IcebergCatalog> {
+    state
+        .services
+        .sessions()
+        .iceberg()
+        .ok_or(SchedulerError::NoCatalog)
 }
 
 /// Every namespace and its tables, with each table's current snapshot.
-pub async fn tables_json(state: &HttpState) -> Result<Value, EngineError> {
+pub async fn tables_json(state: &HttpState) -> Result<Value> {
     let catalog = catalog(state)?;
     let mut namespaces = Vec::new();
-    let mut names = catalog.namespaces().await?;
+    let mut names = catalog
+        .namespaces()
+        .await
+        .map_err(SchedulerError::catalog)?;
     names.sort();
     for namespace in names {
         let mut tables = Vec::new();
-        let mut table_names = catalog.table_names(&namespace).await?;
+        let mut table_names = catalog
+            .table_names(&namespace)
+            .await
+            .map_err(SchedulerError::catalog)?;
         table_names.sort();
         for name in table_names {
-            let Some(table) = catalog.load(&namespace, &name).await? else {
+            let Some(table) = catalog
+                .load(&namespace, &name)
+                .await
+                .map_err(SchedulerError::catalog)?
+            else {
                 continue;
             };
             let metadata = table.metadata();
@@ -181,12 +193,12 @@ pub async fn tables_json(state: &HttpState) -> Result<Value, EngineError> {
 
 /// One table: location, schema, partitioning, properties and snapshots (newest
 /// first).
-pub async fn table_json(
-    state: &HttpState,
-    namespace: &str,
-    name: &str,
-) -> Result<Option<Value>, EngineError> {
-    let Some(table) = catalog(state)?.load(namespace, name).await? else {
+pub async fn table_json(state: &HttpState, namespace: &str, name: &str) -> Result<Option<Value>> {
+    let Some(table) = catalog(state)?
+        .load(namespace, name)
+        .await
+        .map_err(SchedulerError::catalog)?
+    else {
         return Ok(None);
     };
     let metadata = table.metadata();

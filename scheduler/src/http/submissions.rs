@@ -14,7 +14,7 @@ use serde_json::json;
 use sparkling_proto::SPARK_VERSION;
 
 use super::{HttpState, error_response};
-use sparkling_engine::EngineError;
+use sparkling_engine::ErrorKind;
 use sparkling_jobs::submissions::{CreateRequest, KillOutcome};
 
 /// The submission routes.
@@ -55,7 +55,7 @@ async fn create(State(state): State<HttpState>, body: Result<Bytes, BytesRejecti
             "success": true,
         }))
         .into_response(),
-        Err(e @ (EngineError::InvalidInput(_) | EngineError::Unsupported(_))) => {
+        Err(e) if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::Unsupported) => {
             error_response(StatusCode::BAD_REQUEST, format!("Malformed request: {e}"))
         }
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

@@ -1,0 +1,530 @@
+//! Spark Connect expressions as DataFusion expressions over an input schema.
+//!
+//! Column names resolve as Spark resolves them: ignoring case, qualified by a
+//! relation's alias (`t.a`), into struct fields (`s.f`), or through the plan id
+//! PySpark attaches to `df["a"]` so a join can tell its sides apart.
+
+use std::collections::HashMap;
+
+use datafusion::common::{Column, DFSchema, DFSchemaRef, ScalarValue, TableReference};
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::expr::{Sort, WindowFunction};
+use datafusion::logical_expr::{
+    Cast, Expr, ExprSchemable, TryCast, WindowFrame, WindowFrameBound, WindowFrameUnits, lit,
+};
+use sparkling_proto::spark::Expression;
+use sparkling_proto::spark::expression::cast::{CastToType, EvalMode};
+use sparkling_proto::spark::expression::sort_order::{NullOrdering, SortDirection};
+use sparkling_proto::spark::expression::window::window_frame::{
+    FrameBoundary, FrameType, frame_boundary,
+};
+use sparkling_proto::spark::expression::{self, ExprType};
+
+use crate::error::{Result, SparkError};
+use crate::functions;
+use crate::literal;
+use crate::names::{self, split_identifier};
+use crate::types::{arrow_type, parse_type};
+
+/// The schemas of relations by the plan id PySpark gave them (`df["a"]` names a
+/// column of the DataFrame `df`, whatever joins came after).
+#[derive(Debug, Default, Clone)]
+pub struct PlanIds(HashMap<i64, DFSchemaRef>);
+
+impl PlanIds {
+    /// Remembers the output schema of the relation with `id`.
+    pub fn insert(&mut self, id: i64, schema: DFSchemaRef) {
+        self.0.insert(id, schema);
+    }
+
+    fn get(&self, id: i64) -> Option<&DFSchemaRef> {
+        self.0.get(&id)
+    }
+}
+
+/// Where an expression is translated: the session and the input it reads.
+pub struct Scope<'a> {
+    /// The session (functions, configuration).
+    pub state: &'a SessionState,
+    /// The columns the expression may use.
+    pub schema: &'a DFSchema,
+    /// Relations by plan id.
+    pub plan_ids: &'a PlanIds,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope over `schema`.
+    pub fn new(state: &'a SessionState, schema: &'a DFSchema, plan_ids: &'a PlanIds) -> Self {
+        Self {
+            state,
+            schema,
+            plan_ids,
+        }
+    }
+
+    /// The expression, named as Spark names the column it makes. A star expands
+    /// to several.
+    pub fn named(&self, e: &Expression) -> Result<Vec<Expr>> {
+        match &e.expr_type {
+            Some(ExprType::UnresolvedStar(star)) => self.star(star),
+            Some(ExprType::Alias(a)) => Ok(vec![self.alias(a)?]),
+            Some(ExprType::UnresolvedAttribute(_)) => {
+                let expr = self.expr(e)?;
+                match expr {
+                    Expr::Column(_) => Ok(vec![expr]),
+                    other => Ok(vec![other.alias(names::name(e))]),
+                }
+            }
+            _ => Ok(vec![self.expr(e)?.alias(names::name(e))]),
+        }
+    }
+
+    /// Every expression of a list, named, stars expanded.
+    pub fn named_list(&self, exprs: &[Expression]) -> Result<Vec<Expr>> {
+        let mut out = Vec::new();
+        for e in exprs {
+            out.extend(self.named(e)?);
+        }
+        Ok(out)
+    }
+
+    fn alias(&self, a: &expression::Alias) -> Result<Expr> {
+        let inner = a
+            .expr
+            .as_deref()
+            .ok_or_else(|| SparkError::invalid("alias without an expression"))?;
+        match a.name.as_slice() {
+            [name] => Ok(self.expr(inner)?.alias(name)),
+            [] => Err(SparkError::invalid("alias without a name")),
+            _ => Err(SparkError::unsupported(
+                "aliasing one expression to several names (multi-alias)",
+            )),
+        }
+    }
+
+    /// The DataFusion expression of a Spark expression.
+    pub fn expr(&self, e: &Expression) -> Result<Expr> {
+        let Some(expr_type) = &e.expr_type else {
+            return Err(SparkError::invalid("an expression without a type"));
+        };
+        match expr_type {
+            ExprType::Literal(l) => Ok(Expr::Literal(literal::scalar(l)?, None)),
+            ExprType::UnresolvedAttribute(a) => self.column(&a.unparsed_identifier, a.plan_id),
+            ExprType::UnresolvedFunction(f) => {
+                functions::call(self, &f.function_name, &f.arguments, f.is_distinct)
+            }
+            ExprType::CallFunction(f) => {
+                functions::call(self, &f.function_name, &f.arguments, false)
+            }
+            ExprType::Alias(a) => self.alias(a),
+            ExprType::Cast(c) => self.cast(c),
+            ExprType::ExpressionString(s) => self.sql_expr(&s.expression),
+            ExprType::UnresolvedExtractValue(x) => {
+                let child = x
+                    .child
+                    .as_deref()
+                    .ok_or_else(|| SparkError::invalid("extract value without a child"))?;
+                let extraction = x
+                    .extraction
+                    .as_deref()
+                    .ok_or_else(|| SparkError::invalid("extract value without a key"))?;
+                self.extract(self.expr(child)?, extraction)
+            }
+            ExprType::Window(w) => self.window(w),
+            ExprType::SortOrder(_) => Err(SparkError::invalid(
+                "a sort order can only be used to sort (orderBy, sortWithinPartitions, a window's orderBy)",
+            )),
+            ExprType::UnresolvedStar(_) => Err(SparkError::invalid(
+                "`*` can only be used in a select list or a function such as count(*)",
+            )),
+            ExprType::NamedArgumentExpression(n) => {
+                let value = n
+                    .value
+                    .as_deref()
+                    .ok_or_else(|| SparkError::invalid("named argument without a value"))?;
+                self.expr(value)
+            }
+            ExprType::LambdaFunction(_) | ExprType::UnresolvedNamedLambdaVariable(_) => {
+                Err(SparkError::unsupported(
+                    "[UNSUPPORTED_FEATURE] lambda functions (transform, filter, aggregate, exists ...)",
+                ))
+            }
+            ExprType::CommonInlineUserDefinedFunction(f) => Err(SparkError::unsupported(format!(
+                "[UNSUPPORTED_FEATURE] user-defined functions in Python, Scala or Java ({})",
+                f.function_name
+            ))),
+            ExprType::UnresolvedRegex(r) => Err(SparkError::unsupported(format!(
+                "[UNSUPPORTED_FEATURE] selecting columns by regular expression ({})",
+                r.col_name
+            ))),
+            other => Err(SparkError::unsupported(format!(
+                "[UNSUPPORTED_FEATURE] the expression {}",
+                names::variant_name(other)
+            ))),
+        }
+    }
+
+    /// `*`, `t.*` or `s.*` (the fields of a struct column).
+    fn star(&self, star: &expression::UnresolvedStar) -> Result<Vec<Expr>> {
+        let columns = self.schema.columns();
+        let Some(target) = &star.unparsed_target else {
+            return Ok(match star.plan_id.and_then(|id| self.plan_ids.get(id)) {
+                Some(of) => columns
+                    .into_iter()
+                    .filter(|c| of.has_column(c))
+                    .map(Expr::Column)
+                    .collect(),
+                None => columns.into_iter().map(Expr::Column).collect(),
+            });
+        };
+        let target = target.strip_suffix(".*").unwrap_or(target);
+        let parts = split_identifier(target);
+        let of_relation: Vec<Expr> = columns
+            .iter()
+            .filter(|c| {
+                c.relation
+                    .as_ref()
+                    .is_some_and(|r| qualifier_matches(r, &parts))
+            })
+            .cloned()
+            .map(Expr::Column)
+            .collect();
+        if !of_relation.is_empty() {
+            return Ok(of_relation);
+        }
+        // The fields of a struct.
+        let base = self.column(target, star.plan_id)?;
+        match base.get_type(self.schema)? {
+            arrow::datatypes::DataType::Struct(fields) => Ok(fields
+                .iter()
+                .map(|f| functions::get_field(base.clone(), f.name()).alias(f.name()))
+                .collect()),
+            _ => Err(SparkError::invalid(format!(
+                "[CANNOT_RESOLVE_STAR_EXPAND] Cannot resolve {target}.* given input columns {}",
+                self.column_list()
+            ))),
+        }
+    }
+
+    fn column_list(&self) -> String {
+        format!(
+            "[{}]",
+            self.schema
+                .fields()
+                .iter()
+                .map(|f| format!("`{}`", f.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
+    /// A column by Spark's rules.
+    pub fn column(&self, identifier: &str, plan_id: Option<i64>) -> Result<Expr> {
+        let parts = split_identifier(identifier);
+        if let Some(of) = plan_id.and_then(|id| self.plan_ids.get(id))
+            && let Some(found) = self.in_relation(of, &parts)
+        {
+            return Ok(found);
+        }
+        // Longest qualifier first: `t.a` is column `a` of `t` before field `a` of
+        // struct column `t`.
+        for skip in (1..parts.len()).rev() {
+            let (qualifier, rest) = parts.split_at(skip);
+            let matches: Vec<Column> = self
+                .schema
+                .columns()
+                .into_iter()
+                .filter(|c| {
+                    c.relation
+                        .as_ref()
+                        .is_some_and(|r| qualifier_matches(r, qualifier))
+                        && c.name.eq_ignore_ascii_case(&rest[0])
+                })
+                .collect();
+            if let Some(c) = pick(matches, &rest[0])? {
+                return Ok(fields(Expr::Column(c), &rest[1..]));
+            }
+        }
+        let matches: Vec<Column> = self
+            .schema
+            .columns()
+            .into_iter()
+            .filter(|c| c.name.eq_ignore_ascii_case(&parts[0]))
+            .collect();
+        match pick(matches, &parts[0]) {
+            Ok(Some(c)) => Ok(fields(Expr::Column(c), &parts[1..])),
+            Ok(None) => Err(SparkError::invalid(format!(
+                "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with name `{}` cannot be resolved. Did you mean one of the following? {}.",
+                identifier,
+                self.column_list()
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `parts` as a column of the relation whose schema is `of`, if the input has it.
+    fn in_relation(&self, of: &DFSchemaRef, parts: &[String]) -> Option<Expr> {
+        let columns = of.columns();
+        let candidates: Vec<&Column> = columns
+            .iter()
+            .filter(|c| c.name.eq_ignore_ascii_case(&parts[0]))
+            .collect();
+        let exact = candidates
+            .iter()
+            .find(|c| c.name == parts[0])
+            .or(candidates.first())?;
+        if self.schema.has_column(exact) {
+            return Some(fields(Expr::Column((*exact).clone()), &parts[1..]));
+        }
+        None
+    }
+
+    fn cast(&self, c: &expression::Cast) -> Result<Expr> {
+        let child = c
+            .expr
+            .as_deref()
+            .ok_or_else(|| SparkError::invalid("cast without an expression"))?;
+        let to = match &c.cast_to_type {
+            Some(CastToType::Type(t)) => arrow_type(t)?,
+            Some(CastToType::TypeStr(s)) => parse_type(s)?,
+            None => return Err(SparkError::invalid("cast without a type")),
+        };
+        let expr = Box::new(self.expr(child)?);
+        Ok(match EvalMode::try_from(c.eval_mode) {
+            Ok(EvalMode::Try) => Expr::TryCast(TryCast::new(expr, to)),
+            _ => Expr::Cast(Cast::new(expr, to)),
+        })
+    }
+
+    /// A SQL expression (`expr("a + 1")`, `selectExpr`, `filter("a > 1")`).
+    pub fn sql_expr(&self, sql: &str) -> Result<Expr> {
+        Ok(self.state.create_logical_expr(sql, self.schema)?)
+    }
+
+    /// `col[key]`, `col.field`, `col.getItem(i)`: a struct field, a map value, or an
+    /// array element (Spark counts from 0).
+    fn extract(&self, child: Expr, extraction: &Expression) -> Result<Expr> {
+        let key = self.expr(extraction)?;
+        let child_type = child.get_type(self.schema)?;
+        use arrow::datatypes::DataType as T;
+        match (&child_type, &key) {
+            (T::Struct(_), Expr::Literal(ScalarValue::Utf8(Some(name)), _)) => {
+                Ok(functions::get_field(child, name))
+            }
+            (T::List(_) | T::LargeList(_) | T::FixedSizeList(..), _) => {
+                let one_based = key.cast_to(&T::Int64, self.schema)? + lit(1i64);
+                functions::scalar(self.state, "array_element", vec![child, one_based])
+            }
+            (T::Map(..), _) => functions::scalar(self.state, "get_field", vec![child, key]),
+            _ => Err(SparkError::invalid(format!(
+                "[INVALID_EXTRACT_BASE_FIELD_TYPE] Can't extract a value from {}: need a struct, an array or a map, got {}",
+                child.schema_name(),
+                crate::types::type_name(&child_type)
+            ))),
+        }
+    }
+
+    /// A sort key, with Spark's null ordering (nulls first ascending, last descending)
+    /// unless the order says otherwise.
+    pub fn sort(&self, s: &expression::SortOrder) -> Result<Sort> {
+        let child = s
+            .child
+            .as_deref()
+            .ok_or_else(|| SparkError::invalid("sort order without an expression"))?;
+        let asc = s.direction != SortDirection::Descending as i32;
+        let nulls_first = match NullOrdering::try_from(s.null_ordering) {
+            Ok(NullOrdering::SortNullsFirst) => true,
+            Ok(NullOrdering::SortNullsLast) => false,
+            _ => asc,
+        };
+        Ok(Sort::new(self.expr(child)?, asc, nulls_first))
+    }
+
+    /// A sort key from any expression: a sort order, or a column sorted ascending.
+    pub fn sort_key(&self, e: &Expression) -> Result<Sort> {
+        match &e.expr_type {
+            Some(ExprType::SortOrder(s)) => self.sort(s),
+            _ => Ok(Sort::new(self.expr(e)?, true, true)),
+        }
+    }
+
+    fn window(&self, w: &expression::Window) -> Result<Expr> {
+        let f = w
+            .window_function
+            .as_deref()
+            .ok_or_else(|| SparkError::invalid("window without a function"))?;
+        let function = self.expr(f)?;
+        let (fun, args, distinct) = match function {
+            Expr::AggregateFunction(a) => (
+                datafusion::logical_expr::expr::WindowFunctionDefinition::AggregateUDF(a.func),
+                a.params.args,
+                a.params.distinct,
+            ),
+            Expr::WindowFunction(wf) => (wf.fun, wf.params.args, false),
+            other => {
+                return Err(SparkError::invalid(format!(
+                    "[UNSUPPORTED_EXPR_FOR_WINDOW] Expression {} not supported within a window function",
+                    other.schema_name()
+                )));
+            }
+        };
+        let partition_by = w
+            .partition_spec
+            .iter()
+            .map(|e| self.expr(e))
+            .collect::<Result<Vec<_>>>()?;
+        let order_by = w
+            .order_spec
+            .iter()
+            .map(|s| self.sort(s))
+            .collect::<Result<Vec<_>>>()?;
+        let window_frame = match &w.frame_spec {
+            Some(frame) => self.frame(frame)?,
+            None => WindowFrame::new(if order_by.is_empty() {
+                None
+            } else {
+                Some(false)
+            }),
+        };
+        // Spark's ranks are `int`s; DataFusion's unsigned.
+        let int_result = matches!(
+            fun.to_string().as_str(),
+            "row_number" | "rank" | "dense_rank" | "ntile"
+        );
+        let mut wf = WindowFunction::new(fun, args);
+        wf.params.partition_by = partition_by;
+        wf.params.order_by = order_by;
+        wf.params.window_frame = window_frame;
+        wf.params.distinct = distinct;
+        let window = Expr::WindowFunction(Box::new(wf));
+        if int_result {
+            return Ok(Expr::Cast(Cast::new(
+                Box::new(window),
+                arrow::datatypes::DataType::Int32,
+            )));
+        }
+        Ok(window)
+    }
+
+    fn frame(&self, frame: &expression::window::WindowFrame) -> Result<WindowFrame> {
+        let units = match FrameType::try_from(frame.frame_type) {
+            Ok(FrameType::Row) => WindowFrameUnits::Rows,
+            Ok(FrameType::Range) => WindowFrameUnits::Range,
+            _ => return Err(SparkError::invalid("window frame without ROWS or RANGE")),
+        };
+        let bound = |b: &Option<Box<FrameBoundary>>, lower: bool| -> Result<WindowFrameBound> {
+            let Some(b) = b.as_deref().and_then(|b| b.boundary.as_ref()) else {
+                return Err(SparkError::invalid("window frame without a boundary"));
+            };
+            Ok(match b {
+                frame_boundary::Boundary::CurrentRow(_) => WindowFrameBound::CurrentRow,
+                frame_boundary::Boundary::Unbounded(_) => {
+                    if lower {
+                        WindowFrameBound::Preceding(ScalarValue::UInt64(None))
+                    } else {
+                        WindowFrameBound::Following(ScalarValue::UInt64(None))
+                    }
+                }
+                frame_boundary::Boundary::Value(v) => {
+                    let value = match self.expr(v)? {
+                        Expr::Literal(v, _) => v,
+                        other => {
+                            return Err(SparkError::invalid(format!(
+                                "window frame boundary must be a literal, got {}",
+                                other.schema_name()
+                            )));
+                        }
+                    };
+                    let n = match &value {
+                        ScalarValue::Int32(Some(n)) => Some(*n as i64),
+                        ScalarValue::Int64(Some(n)) => Some(*n),
+                        _ => None,
+                    };
+                    match (n, units) {
+                        (Some(0), _) => WindowFrameBound::CurrentRow,
+                        (Some(n), WindowFrameUnits::Rows) if n < 0 => {
+                            WindowFrameBound::Preceding(ScalarValue::UInt64(Some(n.unsigned_abs())))
+                        }
+                        (Some(n), WindowFrameUnits::Rows) => {
+                            WindowFrameBound::Following(ScalarValue::UInt64(Some(n as u64)))
+                        }
+                        (Some(n), _) if n < 0 => {
+                            WindowFrameBound::Preceding(ScalarValue::Int64(Some(-n)))
+                        }
+                        (Some(n), _) => WindowFrameBound::Following(ScalarValue::Int64(Some(n))),
+                        (None, _) => WindowFrameBound::Following(value),
+                    }
+                }
+            })
+        };
+        Ok(WindowFrame::new_bounds(
+            units,
+            bound(&frame.lower, true)?,
+            bound(&frame.upper, false)?,
+        ))
+    }
+}
+
+fn qualifier_matches(relation: &TableReference, parts: &[String]) -> bool {
+    let names: Vec<&str> = match relation {
+        TableReference::Bare { table } => vec![table],
+        TableReference::Partial { schema, table } => vec![schema, table],
+        TableReference::Full {
+            catalog,
+            schema,
+            table,
+        } => vec![catalog, schema, table],
+    };
+    parts.len() <= names.len()
+        && names[names.len() - parts.len()..]
+            .iter()
+            .zip(parts)
+            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+}
+
+/// The one column among `matches` (an exact-case match wins), none, or an
+/// ambiguity error.
+fn pick(matches: Vec<Column>, name: &str) -> Result<Option<Column>> {
+    match matches.len() {
+        0 => Ok(None),
+        1 => Ok(matches.into_iter().next()),
+        _ => {
+            let exact: Vec<&Column> = matches.iter().filter(|c| c.name == name).collect();
+            if exact.len() == 1 {
+                return Ok(Some(exact[0].clone()));
+            }
+            Err(SparkError::invalid(format!(
+                "[AMBIGUOUS_REFERENCE] Reference `{name}` is ambiguous, could be: [{}].",
+                matches
+                    .iter()
+                    .map(|c| format!("`{}`", c.flat_name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    }
+}
+
+fn fields(base: Expr, path: &[String]) -> Expr {
+    path.iter()
+        .fold(base, |e, field| functions::get_field(e, field))
+}
+
+/// A column expression for `name` in the schema (by qualified name).
+pub fn column_expr(column: &Column) -> Expr {
+    Expr::Column(column.clone())
+}
+
+/// Wraps `expr` to carry `name` unless it already has it.
+pub fn named_as(expr: Expr, name: &str) -> Expr {
+    match &expr {
+        Expr::Column(c) if c.name == name => expr,
+        Expr::Alias(a) if a.name == name => expr,
+        _ => expr.alias(name),
+    }
+}
+
+/// A DataFusion scalar as an expression.
+pub fn literal(value: ScalarValue) -> Expr {
+    Expr::Literal(value, None)
+}

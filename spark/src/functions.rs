@@ -1,0 +1,593 @@
+//! Spark's operators and functions (`pyspark.sql.functions` and `Column`'s methods,
+//! which arrive as function calls named `+`, `==`, `isNull`, `when` ...) onto
+//! DataFusion's expressions and the session's function registry, with Spark's names
+//! and argument rules where they differ from DataFusion's.
+
+use arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::expr::{AggregateFunction, ScalarFunction, WindowFunction};
+use datafusion::logical_expr::{
+    Between, BinaryExpr, Cast, Expr, ExprSchemable, Like, Operator, lit, when,
+};
+use sparkling_proto::spark::Expression;
+
+use crate::error::{Result, SparkError};
+use crate::expr::Scope;
+use crate::names::is_star;
+
+/// A struct field (or map value) by name.
+pub fn get_field(base: Expr, name: &str) -> Expr {
+    Expr::ScalarFunction(ScalarFunction::new_udf(
+        datafusion::functions::core::get_field(),
+        vec![base, lit(name)],
+    ))
+}
+
+/// A scalar function of the session by name.
+pub fn scalar(state: &SessionState, name: &str, args: Vec<Expr>) -> Result<Expr> {
+    let f = state
+        .scalar_functions()
+        .get(name)
+        .ok_or_else(|| unresolved(name))?;
+    Ok(Expr::ScalarFunction(ScalarFunction::new_udf(
+        f.clone(),
+        args,
+    )))
+}
+
+fn aggregate(state: &SessionState, name: &str, args: Vec<Expr>, distinct: bool) -> Result<Expr> {
+    let f = state
+        .aggregate_functions()
+        .get(name)
+        .ok_or_else(|| unresolved(name))?;
+    Ok(Expr::AggregateFunction(AggregateFunction::new_udf(
+        f.clone(),
+        args,
+        distinct,
+        None,
+        vec![],
+        None,
+    )))
+}
+
+fn unresolved(name: &str) -> SparkError {
+    SparkError::invalid(format!(
+        "[UNRESOLVED_ROUTINE] Cannot resolve routine `{name}` on search path [`system`.`builtin`, `system`.`session`, `spark_catalog`.`default`]."
+    ))
+}
+
+fn binary(l: Expr, op: Operator, r: Expr) -> Expr {
+    Expr::BinaryExpr(BinaryExpr::new(Box::new(l), op, Box::new(r)))
+}
+
+fn arity(name: &str, args: &[Expr], allowed: &[usize]) -> Result<()> {
+    if allowed.contains(&args.len()) {
+        return Ok(());
+    }
+    Err(SparkError::invalid(format!(
+        "[WRONG_NUM_ARGS.WITHOUT_SUGGESTION] The `{name}` requires {} parameters but the actual number is {}.",
+        allowed
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(" or "),
+        args.len()
+    )))
+}
+
+/// The string literal at `i`, for arguments Spark requires to be constant
+/// (formats, date parts).
+fn string_arg(args: &[Expr], i: usize, function: &str) -> Result<String> {
+    match args.get(i) {
+        Some(Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)), _)) => {
+            Ok(s.clone())
+        }
+        _ => Err(SparkError::invalid(format!(
+            "argument {} of {function} must be a string literal",
+            i + 1
+        ))),
+    }
+}
+
+/// The expression of a Spark function call (or operator) on `arguments`.
+pub fn call(
+    scope: &Scope<'_>,
+    function: &str,
+    arguments: &[Expression],
+    distinct: bool,
+) -> Result<Expr> {
+    let name = function.to_ascii_lowercase();
+    // `count(*)` counts rows.
+    if name == "count" && arguments.len() == 1 && is_star(&arguments[0]) {
+        return aggregate(scope.state, "count", vec![lit(1i64)], false);
+    }
+    let args = arguments
+        .iter()
+        .map(|a| scope.expr(a))
+        .collect::<Result<Vec<_>>>()?;
+    let state = scope.state;
+    let schema = scope.schema;
+    let mut args = args;
+    let two = |args: &mut Vec<Expr>| -> (Expr, Expr) {
+        let r = args.pop().unwrap_or_else(|| lit(ScalarValue::Null));
+        let l = args.pop().unwrap_or_else(|| lit(ScalarValue::Null));
+        (l, r)
+    };
+    let one = |args: &mut Vec<Expr>| args.pop().unwrap_or_else(|| lit(ScalarValue::Null));
+    let op = match name.as_str() {
+        "+" if args.len() == 2 => Some(Operator::Plus),
+        "-" if args.len() == 2 => Some(Operator::Minus),
+        "*" => Some(Operator::Multiply),
+        "/" => Some(Operator::Divide),
+        "%" | "mod" => Some(Operator::Modulo),
+        "==" | "=" | "equalto" => Some(Operator::Eq),
+        "!=" | "<>" => Some(Operator::NotEq),
+        "<" => Some(Operator::Lt),
+        "<=" => Some(Operator::LtEq),
+        ">" => Some(Operator::Gt),
+        ">=" => Some(Operator::GtEq),
+        "<=>" | "equalnullsafe" => Some(Operator::IsNotDistinctFrom),
+        "and" => Some(Operator::And),
+        "or" => Some(Operator::Or),
+        "&" | "bitwiseand" => Some(Operator::BitwiseAnd),
+        "|" | "bitwiseor" => Some(Operator::BitwiseOr),
+        "^" | "bitwisexor" => Some(Operator::BitwiseXor),
+        "rlike" | "regexp" | "regexp_like" if args.len() == 2 => Some(Operator::RegexMatch),
+        _ => None,
+    };
+    if let Some(op) = op {
+        arity(&name, &args, &[2])?;
+        let (l, r) = two(&mut args);
+        return Ok(binary(l, op, r));
+    }
+    Ok(match name.as_str() {
+        "div" => {
+            // Spark's integer division: the whole part; a zero divisor fails as `/`'s
+            // does (the analyzer rule checks it).
+            arity(&name, &args, &[2])?;
+            let (l, r) = two(&mut args);
+            let double = |e: Expr| Expr::Cast(Cast::new(Box::new(e), DataType::Float64));
+            let divisor = double(r);
+            Expr::Cast(Cast::new(
+                Box::new(binary(double(l), Operator::Divide, divisor)),
+                DataType::Int64,
+            ))
+        }
+        "not" | "!" => {
+            arity(&name, &args, &[1])?;
+            Expr::Not(Box::new(one(&mut args)))
+        }
+        "negative" | "-" => {
+            arity(&name, &args, &[1])?;
+            Expr::Negative(Box::new(one(&mut args)))
+        }
+        "positive" | "+" => {
+            arity(&name, &args, &[1])?;
+            one(&mut args)
+        }
+        "isnull" => {
+            arity(&name, &args, &[1])?;
+            Expr::IsNull(Box::new(one(&mut args)))
+        }
+        "isnotnull" => {
+            arity(&name, &args, &[1])?;
+            Expr::IsNotNull(Box::new(one(&mut args)))
+        }
+        "isnan" => {
+            arity(&name, &args, &[1])?;
+            scalar(state, "isnan", args)?
+        }
+        "like" | "ilike" => {
+            arity(&name, &args, &[2, 3])?;
+            let escape = if args.len() == 3 {
+                string_arg(&args, 2, &name)?.chars().next()
+            } else {
+                None
+            };
+            args.truncate(2);
+            let (l, r) = two(&mut args);
+            Expr::Like(Like::new(
+                false,
+                Box::new(l),
+                Box::new(r),
+                escape,
+                name == "ilike",
+            ))
+        }
+        "in" => {
+            if args.is_empty() {
+                return Err(SparkError::invalid("in() needs a value"));
+            }
+            let value = args.remove(0);
+            value.in_list(args, false)
+        }
+        "between" => {
+            arity(&name, &args, &[3])?;
+            let high = one(&mut args);
+            let (value, low) = two(&mut args);
+            Expr::Between(Between::new(
+                Box::new(value),
+                false,
+                Box::new(low),
+                Box::new(high),
+            ))
+        }
+        "when" | "casewhen" => {
+            if args.len() < 2 {
+                return Err(SparkError::invalid("when() needs a condition and a value"));
+            }
+            let otherwise = if args.len() % 2 == 1 {
+                args.pop()
+            } else {
+                None
+            };
+            let mut pairs = args.chunks(2);
+            let first = pairs.next().unwrap_or_default();
+            let mut builder = when(first[0].clone(), first[1].clone());
+            for pair in pairs {
+                builder.when(pair[0].clone(), pair[1].clone());
+            }
+            match otherwise {
+                Some(e) => builder.otherwise(e)?,
+                None => builder.end()?,
+            }
+        }
+        "if" | "iff" => {
+            arity(&name, &args, &[3])?;
+            let otherwise = one(&mut args);
+            let (c, v) = two(&mut args);
+            when(c, v).otherwise(otherwise)?
+        }
+        "nvl" | "ifnull" => {
+            arity(&name, &args, &[2])?;
+            scalar(state, "coalesce", args)?
+        }
+        "nvl2" => {
+            arity(&name, &args, &[3])?;
+            let otherwise = one(&mut args);
+            let (c, v) = two(&mut args);
+            when(c.is_not_null(), v).otherwise(otherwise)?
+        }
+        "startswith" => {
+            arity(&name, &args, &[2])?;
+            scalar(state, "starts_with", args)?
+        }
+        "endswith" => {
+            arity(&name, &args, &[2])?;
+            scalar(state, "ends_with", args)?
+        }
+        "contains" => {
+            arity(&name, &args, &[2])?;
+            scalar(state, "contains", args)?
+        }
+        "substr" | "substring" => {
+            arity(&name, &args, &[2, 3])?;
+            scalar(state, "substr", args)?
+        }
+        "mean" | "avg" => aggregate(state, "avg", args, distinct)?,
+        "std" | "stddev" | "stddev_samp" => aggregate(state, "stddev", args, distinct)?,
+        "variance" | "var_samp" => aggregate(state, "var_samp", args, distinct)?,
+        "collect_list" | "array_agg" => {
+            let e = aggregate(state, "array_agg", args, distinct)?;
+            // Spark skips nulls.
+            match e {
+                Expr::AggregateFunction(mut a) => {
+                    if let Some(arg) = a.params.args.first() {
+                        a.params.filter = Some(Box::new(arg.clone().is_not_null()));
+                    }
+                    Expr::AggregateFunction(a)
+                }
+                other => other,
+            }
+        }
+        "collect_set" => {
+            let e = aggregate(state, "array_agg", args, true)?;
+            match e {
+                Expr::AggregateFunction(mut a) => {
+                    if let Some(arg) = a.params.args.first() {
+                        a.params.filter = Some(Box::new(arg.clone().is_not_null()));
+                    }
+                    Expr::AggregateFunction(a)
+                }
+                other => other,
+            }
+        }
+        "first" | "first_value" | "last" | "last_value" | "any_value" => {
+            // `first(col, ignorenulls)`.
+            let ignore_nulls = matches!(
+                args.get(1),
+                Some(Expr::Literal(ScalarValue::Boolean(Some(true)), _))
+            );
+            args.truncate(1);
+            let target = if name.starts_with("last") {
+                "last_value"
+            } else {
+                "first_value"
+            };
+            let e = aggregate(state, target, args, false)?;
+            match e {
+                Expr::AggregateFunction(mut a) if ignore_nulls => {
+                    a.params.null_treatment =
+                        Some(datafusion::logical_expr::expr::NullTreatment::IgnoreNulls);
+                    Expr::AggregateFunction(a)
+                }
+                other => other,
+            }
+        }
+        "count" if distinct => aggregate(state, "count", args, true)?,
+        "count_distinct" | "countdistinct" => aggregate(state, "count", args, true)?,
+        "approx_count_distinct" => {
+            args.truncate(1);
+            aggregate(state, "approx_distinct", args, false)?
+        }
+        "sum_distinct" | "sumdistinct" => aggregate(state, "sum", args, true)?,
+        "size" | "cardinality" | "array_size" => {
+            arity(&name, &args, &[1])?;
+            let arg = one(&mut args);
+            let is_null = arg.clone().is_null();
+            let size = scalar(state, "cardinality", vec![arg])?;
+            // Spark: size(NULL) is -1 (legacy, the default outside ANSI mode).
+            when(is_null, lit(-1i32))
+                .otherwise(Expr::Cast(Cast::new(Box::new(size), DataType::Int32)))?
+        }
+        "length" | "char_length" | "character_length" | "len" => {
+            arity(&name, &args, &[1])?;
+            Expr::Cast(Cast::new(
+                Box::new(scalar(state, "character_length", args)?),
+                DataType::Int32,
+            ))
+        }
+        "log" if args.len() == 1 => scalar(state, "ln", args)?,
+        "ln" => scalar(state, "ln", args)?,
+        "pow" | "power" | "**" => {
+            arity(&name, &args, &[2])?;
+            let (l, r) = two(&mut args);
+            scalar(
+                state,
+                "power",
+                vec![
+                    Expr::Cast(Cast::new(Box::new(l), DataType::Float64)),
+                    Expr::Cast(Cast::new(Box::new(r), DataType::Float64)),
+                ],
+            )?
+        }
+        "ceil" | "ceiling" | "floor" if args.len() == 1 => {
+            let arg = one(&mut args);
+            let integral = !matches!(
+                arg.get_type(schema)?,
+                DataType::Decimal128(..) | DataType::Decimal256(..)
+            );
+            let f = scalar(
+                state,
+                if name == "floor" { "floor" } else { "ceil" },
+                vec![arg],
+            )?;
+            if integral {
+                Expr::Cast(Cast::new(Box::new(f), DataType::Int64))
+            } else {
+                f
+            }
+        }
+        "regexp_replace" => {
+            // Spark replaces every match; DataFusion needs the `g` flag for that.
+            arity(&name, &args, &[3, 4])?;
+            args.truncate(3);
+            args.push(lit("g"));
+            scalar(state, "regexp_replace", args)?
+        }
+        "year" | "month" | "day" | "dayofmonth" | "hour" | "minute" | "quarter" | "dayofyear"
+        | "weekofyear" | "week" => {
+            arity(&name, &args, &[1])?;
+            let part = match name.as_str() {
+                "dayofmonth" => "day",
+                "dayofyear" => "doy",
+                "weekofyear" => "week",
+                other => other,
+            };
+            Expr::Cast(Cast::new(
+                Box::new(scalar(state, "date_part", vec![lit(part), one(&mut args)])?),
+                DataType::Int32,
+            ))
+        }
+        "second" => {
+            arity(&name, &args, &[1])?;
+            Expr::Cast(Cast::new(
+                Box::new(scalar(
+                    state,
+                    "floor",
+                    vec![scalar(
+                        state,
+                        "date_part",
+                        vec![lit("second"), one(&mut args)],
+                    )?],
+                )?),
+                DataType::Int32,
+            ))
+        }
+        "dayofweek" => {
+            // Spark: 1 = Sunday; DataFusion's dow: 0 = Sunday.
+            arity(&name, &args, &[1])?;
+            Expr::Cast(Cast::new(
+                Box::new(scalar(state, "date_part", vec![lit("dow"), one(&mut args)])? + lit(1i64)),
+                DataType::Int32,
+            ))
+        }
+        "to_date" if args.len() == 2 => {
+            let format = java_datetime_format(&string_arg(&args, 1, &name)?);
+            args[1] = lit(format);
+            scalar(state, "to_date", args)?
+        }
+        "to_timestamp" if args.len() == 2 => {
+            let format = java_datetime_format(&string_arg(&args, 1, &name)?);
+            args[1] = lit(format);
+            scalar(state, "to_timestamp_micros", args)?
+        }
+        "date_format" => {
+            arity(&name, &args, &[2])?;
+            let format = java_datetime_format(&string_arg(&args, 1, &name)?);
+            args[1] = lit(format);
+            scalar(state, "to_char", args)?
+        }
+        "lit" => {
+            arity(&name, &args, &[1])?;
+            one(&mut args)
+        }
+        "col" | "column" => {
+            arity(&name, &args, &[1])?;
+            let column = string_arg(&args, 0, &name)?;
+            scope.column(&column, None)?
+        }
+        "expr" => {
+            arity(&name, &args, &[1])?;
+            scope.sql_expr(&string_arg(&args, 0, &name)?)?
+        }
+        "struct" => {
+            let mut pairs = Vec::with_capacity(args.len() * 2);
+            for (i, (arg, proto)) in args.into_iter().zip(arguments).enumerate() {
+                let field = match &proto.expr_type {
+                    Some(sparkling_proto::spark::expression::ExprType::Alias(a)) => {
+                        a.name.join(".")
+                    }
+                    Some(sparkling_proto::spark::expression::ExprType::UnresolvedAttribute(a)) => {
+                        crate::names::attribute_name(&a.unparsed_identifier)
+                    }
+                    _ => format!("col{}", i + 1),
+                };
+                let arg = match arg {
+                    Expr::Alias(a) => *a.expr,
+                    other => other,
+                };
+                pairs.push(lit(field));
+                pairs.push(arg);
+            }
+            scalar(state, "named_struct", pairs)?
+        }
+        "array" => scalar(state, "make_array", args)?,
+        "create_map" | "map" => scalar(state, "map", args)?,
+        "row_number" | "rank" | "dense_rank" | "percent_rank" | "cume_dist" | "ntile" | "lag"
+        | "lead" | "nth_value" => {
+            let f = state
+                .window_functions()
+                .get(name.as_str())
+                .ok_or_else(|| unresolved(&name))?;
+            Expr::WindowFunction(Box::new(WindowFunction::new(f.clone(), args)))
+        }
+        _ => registry(state, &name, args, distinct)?,
+    })
+}
+
+/// Any function of the session's registry: scalar, aggregate or window.
+fn registry(state: &SessionState, name: &str, args: Vec<Expr>, distinct: bool) -> Result<Expr> {
+    if let Some(f) = state.scalar_functions().get(name) {
+        return Ok(Expr::ScalarFunction(ScalarFunction::new_udf(
+            f.clone(),
+            args,
+        )));
+    }
+    if state.aggregate_functions().contains_key(name) {
+        return aggregate(state, name, args, distinct);
+    }
+    if let Some(f) = state.window_functions().get(name) {
+        return Ok(Expr::WindowFunction(Box::new(WindowFunction::new(
+            f.clone(),
+            args,
+        ))));
+    }
+    Err(unresolved(name))
+}
+
+/// A Java `DateTimeFormatter` pattern (Spark's: `yyyy-MM-dd HH:mm:ss`) as a chrono
+/// format (`%Y-%m-%d %H:%M:%S`).
+pub fn java_datetime_format(pattern: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            // Quoted literal text; '' is a quote.
+            i += 1;
+            if i < chars.len() && chars[i] == '\'' {
+                out.push('\'');
+                i += 1;
+                continue;
+            }
+            while i < chars.len() && chars[i] != '\'' {
+                if chars[i] == '%' {
+                    out.push_str("%%");
+                } else {
+                    out.push(chars[i]);
+                }
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        let mut run = 1;
+        while i + run < chars.len() && chars[i + run] == c {
+            run += 1;
+        }
+        let spec = match (c, run) {
+            ('y', 2) => "%y",
+            ('y', _) | ('u', _) => "%Y",
+            ('M', 1) => "%-m",
+            ('M', 2) => "%m",
+            ('M', 3) => "%b",
+            ('M', _) => "%B",
+            ('d', 1) => "%-d",
+            ('d', _) => "%d",
+            ('D', _) => "%j",
+            ('H', 1) => "%-H",
+            ('H', _) => "%H",
+            ('h', 1) => "%-I",
+            ('h', _) => "%I",
+            ('m', 1) => "%-M",
+            ('m', _) => "%M",
+            ('s', 1) => "%-S",
+            ('s', _) => "%S",
+            ('S', 1..=3) => "%3f",
+            ('S', 4..=6) => "%6f",
+            ('S', _) => "%9f",
+            ('a', _) => "%p",
+            ('E', 1..=3) => "%a",
+            ('E', _) => "%A",
+            ('X' | 'x', 1) => "%z",
+            ('X' | 'x', _) | ('Z', 5) => "%:z",
+            ('Z', _) => "%z",
+            ('z', _) | ('V', _) => "%Z",
+            _ => {
+                for _ in 0..run {
+                    if c == '%' {
+                        out.push_str("%%");
+                    } else {
+                        out.push(c);
+                    }
+                }
+                i += run;
+                continue;
+            }
+        };
+        out.push_str(spec);
+        i += run;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_patterns() {
+        assert_eq!(java_datetime_format("yyyy-MM-dd"), "%Y-%m-%d");
+        assert_eq!(
+            java_datetime_format("yyyy-MM-dd HH:mm:ss.SSS"),
+            "%Y-%m-%d %H:%M:%S.%3f"
+        );
+        assert_eq!(
+            java_datetime_format("dd/MM/yy 'at' h a"),
+            "%d/%m/%y at %-I %p"
+        );
+    }
+}

@@ -1,0 +1,291 @@
+"""PySpark DataFrame programs, unchanged, on Sparkling and on Spark 4.1: the same
+answers."""
+
+import pyspark.sql.functions as F
+import pytest
+from pyspark.sql import Window
+from pyspark.sql.types import LongType, StringType, StructField, StructType
+from pyspark.errors import AnalysisException, PySparkException
+
+from compare import assert_same, assert_same_value
+
+PEOPLE = [(1, "Alice", 34, "NL"), (2, "Bob", 45, "DE"), (3, "Carol", None, "NL"),
+          (4, "Dan", 29, None), (5, "Eve", 45, "DE")]
+PEOPLE_SCHEMA = "id int, name string, age int, country string"
+
+
+def people(s):
+    return s.createDataFrame(PEOPLE, PEOPLE_SCHEMA)
+
+
+def test_create_data_frame_with_a_ddl_schema(spark, reference):
+    assert_same(spark, reference, people)
+
+
+def test_create_data_frame_infers_types(spark, reference):
+    assert_same(spark, reference,
+                lambda s: s.createDataFrame([(1, "a", 2.5, True)], ["i", "s", "d", "b"]))
+
+
+def test_range_filter_count(spark, reference):
+    assert_same_value(spark, reference, lambda s: s.range(10).filter("id > 3").count())
+    assert_same_value(spark, reference, lambda s: s.range(0, 20, 3).where(F.col("id") % 2 == 0).count())
+
+
+def test_select_arithmetic_and_names(spark, reference):
+    assert_same(spark, reference, lambda s: people(s).select(
+        "name", F.col("age") + 1, (F.col("age") / 2).alias("half"), F.col("id") * 2,
+        F.lit(7) / F.lit(2), F.upper("name"), F.col("age").cast("string")))
+
+
+def test_with_column_replaces_in_place_and_appends(spark, reference):
+    assert_same(spark, reference, lambda s: people(s)
+                .withColumn("age", F.coalesce("age", F.lit(0)))
+                .withColumn("senior", F.when(F.col("age") >= 40, "yes").otherwise("no"))
+                .withColumnRenamed("country", "cc")
+                .drop("id"))
+
+
+def test_sort_puts_nulls_first_ascending(spark, reference):
+    assert_same(spark, reference, lambda s: people(s).orderBy("age", "id"), ordered=True)
+    assert_same(spark, reference, lambda s: people(s).orderBy(F.desc("age"), "id"), ordered=True)
+    assert_same(spark, reference,
+                lambda s: people(s).orderBy(F.col("country").asc_nulls_last(), "id"), ordered=True)
+
+
+def test_group_by_aggregates(spark, reference):
+    assert_same(spark, reference, lambda s: people(s).groupBy("country").agg(
+        F.count("*").alias("n"), F.sum("age"), F.avg("age"), F.max("age"),
+        F.countDistinct("age")))
+    assert_same(spark, reference, lambda s: people(s).groupBy("country").count())
+    assert_same(spark, reference, lambda s: people(s).agg(F.round(F.avg("age"), 2).alias("a")))
+
+
+def test_joins(spark, reference):
+    def countries(s):
+        return s.createDataFrame([("NL", "Netherlands"), ("DE", "Germany"), ("FR", "France")],
+                                 "country string, country_name string")
+
+    assert_same(spark, reference, lambda s: people(s).join(countries(s), "country"))
+    assert_same(spark, reference, lambda s: people(s).join(countries(s), "country", "left"))
+    assert_same(spark, reference, lambda s: people(s).join(countries(s), ["country"], "full"))
+    assert_same(spark, reference, lambda s: people(s).join(countries(s), "country", "left_anti"))
+
+    def on_condition(s):
+        p, c = people(s), countries(s)
+        return p.join(c, p.country == c.country, "inner").select(p.name, c.country_name)
+
+    assert_same(spark, reference, on_condition)
+
+
+def test_windows(spark, reference):
+    w = Window.partitionBy("country").orderBy("age", "id")
+    assert_same(spark, reference, lambda s: people(s).select(
+        "id", F.row_number().over(w).alias("rn"), F.lag("age").over(w).alias("prev"),
+        F.sum("age").over(w).alias("running")))
+
+
+def test_set_operations_and_dedup(spark, reference):
+    assert_same(spark, reference, lambda s: people(s).select("country").distinct())
+    assert_same(spark, reference, lambda s: people(s).dropDuplicates(["country"]).select("country"))
+    assert_same(spark, reference, lambda s: people(s).union(people(s)))
+    assert_same(spark, reference, lambda s: people(s).select("name", "id")
+                .unionByName(people(s).select("id", "name")))
+    assert_same(spark, reference, lambda s: people(s).select("country")
+                .subtract(s.createDataFrame([("NL",)], "country string")))
+
+
+def test_na_functions(spark, reference):
+    assert_same(spark, reference, lambda s: people(s).fillna(0))
+    assert_same(spark, reference, lambda s: people(s).fillna("??"))
+    assert_same(spark, reference, lambda s: people(s).dropna())
+    assert_same(spark, reference, lambda s: people(s).na.replace("NL", "Holland"))
+
+
+def test_sql_semantics(spark, reference):
+    assert_same(spark, reference, lambda s: s.sql("SELECT 7/2 AS a, 7 div 2 AS b, 1 AS c, 2.5 AS d"))
+    assert_same(spark, reference, lambda s: s.sql(
+        "SELECT x FROM (VALUES (2), (NULL), (1)) AS t(x) ORDER BY x"), ordered=True)
+
+
+def test_division_by_zero_fails_as_in_ansi_mode(spark, reference):
+    # Spark 4's default (spark.sql.ansi.enabled=true): DIVIDE_BY_ZERO for `/` and `div`
+    # and REMAINDER_BY_ZERO for `%`, whole and fractional divisors alike, raised as
+    # the same Python exception class as Spark's.
+    from pyspark.errors import ArithmeticException
+
+    assert spark.conf.get("spark.sql.ansi.enabled") == "true"
+    for query, error in [("SELECT 1/0", "DIVIDE_BY_ZERO"), ("SELECT 7 % 0", "REMAINDER_BY_ZERO"),
+                         ("SELECT 7 div 0", "DIVIDE_BY_ZERO"),
+                         ("SELECT 1.5 / 0.0", "DIVIDE_BY_ZERO"),
+                         ("SELECT id / (id - 3) FROM range(5)", "DIVIDE_BY_ZERO")]:
+        for session in (spark, reference):
+            with pytest.raises(ArithmeticException, match=error) as raised:
+                session.sql(query).collect()
+            assert raised.value.getCondition() == error
+    # The DataFrame API too; a non-zero divisor divides.
+    for session in (spark, reference):
+        with pytest.raises(ArithmeticException, match="DIVIDE_BY_ZERO"):
+            session.range(3).select((F.col("id") / (F.col("id") - 1)).alias("q")).collect()
+    assert_same(spark, reference, lambda s: s.range(1, 4).select(
+        (F.lit(10) / F.col("id")).alias("q"), (F.lit(10) % F.col("id")).alias("r")))
+
+
+def test_show_prints_as_spark_does(spark, reference, capsys):
+    printed = []
+    for session in (spark, reference):
+        people(session).show()
+        people(session).show(2, truncate=False)
+        people(session).show(1, vertical=True)
+        people(session).select(F.array("id", "age"), F.struct("name", "id"),
+                               F.lit(None).alias("n"), F.lit(1.5e10)).show()
+        printed.append(capsys.readouterr().out)
+    assert printed[0] == printed[1]
+
+
+def test_unknown_column_is_an_analysis_error(spark):
+    with pytest.raises((AnalysisException, PySparkException)) as e:
+        people(spark).select("nope").collect()
+    assert "nope" in str(e.value)
+
+
+def test_parameterized_sql(spark, reference):
+    assert_same(spark, reference, lambda s: s.sql(
+        "SELECT :a + 1 AS x, :b AS y, :c * 2 AS z", args={"a": 41, "b": "it's", "c": 1.25}))
+    assert_same(spark, reference, lambda s: s.sql("SELECT ? * 2 AS x, ? AS y", args=[21, "b"]))
+    for session in (spark, reference):
+        session.range(10).createOrReplaceTempView("numbers")
+    assert_same(spark, reference, lambda s: s.sql(
+        "SELECT id FROM numbers WHERE id > :lo AND id <> :skip", args={"lo": 5, "skip": 8}))
+
+
+@pytest.mark.xfail(strict=True, reason="melt() with ids as a list: rows differ from Spark's (open)")
+def test_tail_and_unpivot(spark, reference):
+    assert_same_value(spark, reference, lambda s: s.range(10).tail(3))
+    assert_same_value(spark, reference, lambda s: s.range(2).tail(5))
+
+    def wide(s):
+        return s.createDataFrame([(1, 11, 1.5), (2, 12, 2.5)], "id int, a int, b double")
+
+    assert_same(spark, reference, lambda s: wide(s).unpivot(
+        "id", ["a", "b"], "variable", "value"), ordered=True)
+    assert_same(spark, reference, lambda s: wide(s).melt(
+        ["id"], None, "k", "v"), ordered=True)
+
+
+def test_statistics(spark, reference, capsys):
+    def measures(s):
+        return s.createDataFrame(
+            [("Bob", 13, 40.3, 150.5), ("Alice", 12, 37.8, 142.3), ("Tom", 11, 44.1, 142.2),
+             ("Eve", None, 39.0, 160.0)], "name string, age int, weight double, height double")
+
+    def numbers(rows):
+        # Statistics are strings; deviations may differ in the last digits (the sums
+        # are added in another order), so numbers compare to 9 places.
+        def value(v):
+            try:
+                return round(float(v), 9)
+            except (TypeError, ValueError):
+                return v
+        return [tuple(value(v) for v in row) for row in rows]
+
+    for program in [lambda s: measures(s).describe(),
+                    lambda s: measures(s).describe(["age"]),
+                    lambda s: measures(s).describe("age", "name"),
+                    lambda s: measures(s).summary(),
+                    lambda s: measures(s).select("age", "height").summary(
+                        "count", "min", "25%", "max", "count_distinct")]:
+        ours, theirs = program(spark), program(reference)
+        assert ours.columns == theirs.columns
+        assert [f.dataType for f in ours.schema] == [f.dataType for f in theirs.schema]
+        assert numbers(ours.collect()) == numbers(theirs.collect())
+    # Exact statistics print as Spark prints them.
+    printed = []
+    for session in (spark, reference):
+        measures(session).select("name", "age").summary("count", "min", "50%", "max").show()
+        printed.append(capsys.readouterr().out)
+    assert printed[0] == printed[1]
+    assert_same_value(spark, reference, lambda s: measures(s).stat.cov("age", "weight"))
+    assert_same_value(spark, reference, lambda s: measures(s).stat.corr("weight", "height"))
+    assert_same_value(spark, reference, lambda s: measures(s).approxQuantile(
+        ["weight", "height"], [0.0, 0.5, 1.0], 0.0))
+    assert_same_value(spark, reference, lambda s: measures(s).approxQuantile("age", [0.25], 0.01))
+
+
+def test_pivot(spark, reference):
+    def earnings(s):
+        return s.createDataFrame(
+            [("dotNET", 2012, 10000), ("Java", 2012, 20000), ("dotNET", 2012, 5000),
+             ("dotNET", 2013, 48000), ("Java", 2013, 30000), (None, 2013, 1)],
+            "course string, year int, earnings int")
+
+    # Without values: the distinct values, sorted, become the columns (NULL first).
+    assert_same(spark, reference, lambda s: earnings(s).groupBy("year").pivot("course")
+                .sum("earnings"))
+    assert_same(spark, reference, lambda s: earnings(s).groupBy("year")
+                .pivot("course", ["dotNET", "Java"]).agg(F.sum("earnings"), F.count("earnings")))
+    assert_same(spark, reference, lambda s: earnings(s).groupBy("course").pivot("year")
+                .agg(F.avg("earnings").alias("mean")))
+
+
+def test_save_as_table_and_insert_into(spark, reference):
+    for s in (spark, reference):
+        s.sql("CREATE NAMESPACE IF NOT EXISTS writes")
+        s.sql("DROP TABLE IF EXISTS writes.people")
+        people(s).write.saveAsTable("writes.people")
+    assert_same(spark, reference, lambda s: s.table("writes.people"))
+    # The default mode fails on an existing table and changes nothing.
+    for s in (spark, reference):
+        with pytest.raises(Exception, match="already exists|ALREADY_EXISTS"):
+            people(s).write.saveAsTable("writes.people")
+        people(s).filter("id < 3").write.mode("append").saveAsTable("writes.people")
+        people(s).write.mode("ignore").saveAsTable("writes.people")
+    assert_same(spark, reference, lambda s: s.table("writes.people"))
+    for s in (spark, reference):
+        people(s).filter("age > 40").write.mode("overwrite").saveAsTable("writes.people")
+        # insertInto matches columns by position.
+        s.createDataFrame([(9, "Zed", 1, "FR")], "n int, who string, years int, c string") \
+            .write.insertInto("writes.people")
+    assert_same(spark, reference, lambda s: s.table("writes.people"))
+
+
+@pytest.mark.xfail(strict=True, reason="overwrite of a path read back: a deleted file is still listed (open)")
+def test_write_files_with_save_modes(spark, reference, tmp_path):
+    for name, s in (("ours", spark), ("spark", reference)):
+        path = str(tmp_path / name)
+        people(s).write.parquet(path)
+        with pytest.raises(Exception, match="already exists|ALREADY_EXISTS"):
+            people(s).write.parquet(path)
+        people(s).write.mode("append").parquet(path)
+        assert s.read.parquet(path).count() == 10
+        people(s).filter("id = 1").write.mode("overwrite").parquet(path)
+        people(s).write.mode("ignore").parquet(path)
+        assert [r.name for r in s.read.parquet(path).collect()] == ["Alice"]
+        csv = str(tmp_path / (name + "-csv"))
+        people(s).write.option("header", True).csv(csv)
+        assert s.read.option("header", True).csv(csv).count() == 5
+
+
+@pytest.mark.xfail(strict=True, reason="selectExpr column names/types differ from Spark's (open)")
+def test_more_transformations(spark, reference):
+    assert_same(spark, reference, lambda s: people(s).selectExpr("id * 2 AS twice", "upper(name)"))
+    assert_same(spark, reference, lambda s: people(s).rollup("country").agg(F.count("*").alias("n")))
+    assert_same(spark, reference, lambda s: people(s).cube("country", "age").count())
+    assert_same(spark, reference, lambda s: people(s).orderBy("id").offset(2), ordered=True)
+    assert_same(spark, reference, lambda s: people(s).repartition(3).hint("broadcast"))
+    assert_same(spark, reference, lambda s: people(s).intersect(people(s).filter("id > 2")))
+    assert_same(spark, reference, lambda s: people(s).select("id", "name").to(
+        StructType([StructField("name", StringType()), StructField("id", LongType())])))
+    # A sample keeps a subset (which rows is up to the engine).
+    for s in (spark, reference):
+        assert people(s).sample(fraction=0.5, seed=3).count() <= 5
+
+
+def test_pandas_round_trip(spark, reference):
+    import pandas as pd
+
+    frame = pd.DataFrame({"k": [1, 2, 3], "v": ["a", None, "c"], "x": [0.5, 1.5, None]})
+    assert_same(spark, reference, lambda s: s.createDataFrame(frame))
+    ours = people(spark).orderBy("id").toPandas()
+    theirs = people(reference).orderBy("id").toPandas()
+    assert ours.equals(theirs), f"{ours}\n{theirs}"
