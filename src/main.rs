@@ -5,6 +5,9 @@ mod cli;
 
 use clap::Parser;
 
+/// The stack of each async worker thread (see `main`).
+const WORKER_STACK_BYTES: usize = 32 * 1024 * 1024;
+
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     tracing_subscriber::fmt()
@@ -14,8 +17,12 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Plans are trees walked recursively (DataFusion's analyzer and optimizer, plan
+    // codecs): a PySpark program's chain of `withColumn`s nests a plan dozens of
+    // nodes deep, more than tokio's default 2 MiB worker stack holds in a debug build.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(WORKER_STACK_BYTES)
         .build()
     {
         Ok(rt) => rt,

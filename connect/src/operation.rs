@@ -150,12 +150,12 @@ impl Gateway {
         match command_type {
             command::CommandType::SqlCommand(sql) => {
                 #[allow(deprecated)]
-                let relation = match sql.input.and_then(|r| r.rel_type) {
-                    Some(relation::RelType::Sql(s)) => s,
-                    Some(_) => {
-                        return Ok(Err(ConnectError::Unsupported(
-                            "SqlCommand input must be a SQL relation".into(),
-                        )));
+                let relation = match sql.input.map(|r| (r.rel_type.clone(), r)) {
+                    Some((Some(relation::RelType::Sql(s)), _)) => s,
+                    // `spark.sql("... {df} ...", df=df)`: a query over DataFrames, which
+                    // the client runs as the relation it sent.
+                    Some((_, input)) => {
+                        return self.query_relation(session, input, out, interrupted).await;
                     }
                     None => Sql {
                         query: sql.sql,
@@ -211,6 +211,37 @@ impl Gateway {
                 ))))
             }
         }
+    }
+
+    /// A `spark.sql(...)` query sent as a relation (with the DataFrames it reads):
+    /// analyzed now, returned for the client to execute.
+    async fn query_relation(
+        &self,
+        session: &Session,
+        input: Relation,
+        out: &Responder,
+        interrupted: &watch::Receiver<bool>,
+    ) -> Result<Result<()>, Disconnected> {
+        let analyzed = match relation_plan(session, input.clone(), Mode::Analyze).await {
+            Ok(plan) => plan,
+            Err(e) => return Ok(Err(e)),
+        };
+        let schema = Arc::clone(analyzed.schema().inner());
+        out.send(
+            out.response(execute_plan_response::ResponseType::SqlCommandResult(
+                execute_plan_response::SqlCommandResult {
+                    relation: Some(input),
+                },
+            )),
+        )
+        .await?;
+        let empty = Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                schema,
+                futures::stream::empty(),
+            ),
+        );
+        out.send_results(empty, interrupted).await
     }
 
     /// Spark's `spark.sql(...)`: commands run now and return their result as a local

@@ -63,6 +63,21 @@ impl PlanContext for SessionPlans<'_> {
         Ok(range_plan(self.session, start, end, step).await?)
     }
 
+    fn temp_views(&self) -> Vec<String> {
+        self.session.temp_view_names()
+    }
+
+    async fn register_temp_view(&self, name: &str, plan: LogicalPlan) -> Result<()> {
+        let view = datafusion::catalog::view::ViewTable::new(plan, None);
+        Ok(self
+            .session
+            .register_temp_view(name, std::sync::Arc::new(view), true)?)
+    }
+
+    async fn drop_temp_view(&self, name: &str) -> Result<bool> {
+        Ok(self.session.drop_temp_view(name)?)
+    }
+
     async fn collect(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
         // Runs in the gateway's session: these are small plans over the input the
         // job itself reads again.

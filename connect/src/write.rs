@@ -67,7 +67,7 @@ impl Gateway {
         let input = write
             .input
             .ok_or_else(|| ConnectError::InvalidInput("write without input".into()))?;
-        let plan = relation_plan(session, input, Mode::Execute).await?;
+        let plan = analyzed(session, relation_plan(session, input, Mode::Execute).await?)?;
         let table = TableWrite {
             table_name: write.table_name,
             if_exists,
@@ -105,7 +105,7 @@ impl Gateway {
         let input = write
             .input
             .ok_or_else(|| ConnectError::InvalidInput("write without input".into()))?;
-        let plan = relation_plan(session, input, Mode::Execute).await?;
+        let plan = analyzed(session, relation_plan(session, input, Mode::Execute).await?)?;
         let plan = if write.sort_column_names.is_empty() {
             plan
         } else {
@@ -180,6 +180,15 @@ impl Gateway {
             ))),
         }
     }
+}
+
+/// The plan as the session's analyzer leaves it: its schema has the types Spark
+/// gives (`a / b` is a double), which a table created from it must have too.
+fn analyzed(session: &Session, plan: LogicalPlan) -> Result<LogicalPlan> {
+    let state = session.ctx.state();
+    Ok(state
+        .analyzer()
+        .execute_and_check(plan, state.config_options(), |_, _| {})?)
 }
 
 /// DataFusion's format options for Spark's writer options of `format`.

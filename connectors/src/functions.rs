@@ -67,6 +67,7 @@ pub fn with_sparkling_functions(builder: SessionStateBuilder) -> SessionStateBui
         Arc::new(ScalarUDF::from(crate::json::ToJson::default())),
     ]);
     functions.extend(sparkling_spark::divisor::functions());
+    functions.push(sparkling_spark::datetime::from_unixtime());
     builder
 }
 

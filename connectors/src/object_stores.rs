@@ -7,6 +7,7 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use object_store::ObjectStore;
@@ -53,9 +54,19 @@ pub fn registry() -> Arc<dyn ObjectStoreRegistry> {
     Arc::clone(&REGISTRY)
 }
 
-/// A runtime environment builder whose object stores are [`registry`].
+/// A runtime environment builder whose object stores are [`registry`], without
+/// DataFusion's cache of directory listings: it never expires, so a path read after
+/// an overwrite (or a table after a commit) would still list the deleted files.
+/// Spark lists a path on every read too.
 pub fn runtime_env_builder() -> RuntimeEnvBuilder {
-    RuntimeEnvBuilder::new().with_object_store_registry(registry())
+    RuntimeEnvBuilder::new()
+        .with_object_store_registry(registry())
+        .with_cache_manager(uncached_listings(CacheManagerConfig::default()))
+}
+
+/// `config` without the cache of directory listings (see [`runtime_env_builder`]).
+pub fn uncached_listings(config: CacheManagerConfig) -> CacheManagerConfig {
+    config.with_list_files_cache_limit(0)
 }
 
 /// `builder` with a runtime environment over [`registry`].

@@ -276,6 +276,11 @@ impl Session {
         Ok(())
     }
 
+    /// The names of the session's temporary views.
+    pub fn temp_view_names(&self) -> Vec<String> {
+        self.temp_views.table_names()
+    }
+
     /// Drops a temporary view; returns whether it existed.
     pub fn drop_temp_view(&self, name: &str) -> Result<bool, EngineError> {
         Ok(self.temp_views.deregister_table(name)?.is_some())

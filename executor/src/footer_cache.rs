@@ -24,7 +24,9 @@ pub fn footer_cache() -> Arc<dyn FileMetadataCache> {
 }
 
 /// The cache configuration of every task's runtime: DataFusion's defaults, with the
-/// footer cache of the process.
+/// footer cache of the process and no cache of directory listings (files change
+/// between tasks: see `sparkling_connectors::object_stores::runtime_env_builder`).
 pub fn cache_manager_config() -> CacheManagerConfig {
-    CacheManagerConfig::default().with_file_metadata_cache(Some(footer_cache()))
+    sparkling_connectors::object_stores::uncached_listings(CacheManagerConfig::default())
+        .with_file_metadata_cache(Some(footer_cache()))
 }

@@ -46,6 +46,15 @@ pub trait PlanContext: Send + Sync {
     /// `pivot()` without values turns into columns), as Spark runs a job for them.
     async fn collect(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, Self::Error>;
 
+    /// The names of the session's temporary views.
+    fn temp_views(&self) -> Vec<String>;
+
+    /// Registers (or replaces) a temporary view of the session over `plan`.
+    async fn register_temp_view(&self, name: &str, plan: LogicalPlan) -> Result<(), Self::Error>;
+
+    /// Drops a temporary view of the session; whether there was one.
+    async fn drop_temp_view(&self, name: &str) -> Result<bool, Self::Error>;
+
     /// A relation the client sent as a protocol extension.
     async fn extension(&self, type_url: &str, value: &[u8]) -> Result<LogicalPlan, Self::Error>;
 }

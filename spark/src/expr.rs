@@ -5,12 +5,14 @@
 //! PySpark attaches to `df["a"]` so a join can tell its sides apart.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use datafusion::common::{Column, DFSchema, DFSchemaRef, ScalarValue, TableReference};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::expr::{Sort, WindowFunction};
 use datafusion::logical_expr::{
-    Cast, Expr, ExprSchemable, TryCast, WindowFrame, WindowFrameBound, WindowFrameUnits, lit,
+    Cast, Expr, ExprSchemable, LogicalPlan, TryCast, WindowFrame, WindowFrameBound,
+    WindowFrameUnits, lit,
 };
 use sparkling_proto::spark::Expression;
 use sparkling_proto::spark::expression::cast::{CastToType, EvalMode};
@@ -27,18 +29,37 @@ use crate::names::{self, split_identifier};
 use crate::types::{arrow_type, parse_type};
 
 /// The schemas of relations by the plan id PySpark gave them (`df["a"]` names a
-/// column of the DataFrame `df`, whatever joins came after).
+/// column of the DataFrame `df`, whatever joins came after), and the relations
+/// subquery expressions refer to by plan id (`sub.scalar()`, `sub.exists()`).
 #[derive(Debug, Default, Clone)]
-pub struct PlanIds(HashMap<i64, DFSchemaRef>);
+pub struct PlanIds {
+    schemas: HashMap<i64, DFSchemaRef>,
+    subqueries: HashMap<i64, Arc<LogicalPlan>>,
+}
 
 impl PlanIds {
     /// Remembers the output schema of the relation with `id`.
     pub fn insert(&mut self, id: i64, schema: DFSchemaRef) {
-        self.0.insert(id, schema);
+        self.schemas.insert(id, schema);
     }
 
     fn get(&self, id: i64) -> Option<&DFSchemaRef> {
-        self.0.get(&id)
+        self.schemas.get(&id)
+    }
+
+    /// Remembers a relation subquery expressions may refer to by `id`.
+    pub fn insert_subquery(&mut self, id: i64, plan: LogicalPlan) {
+        self.subqueries.insert(id, Arc::new(plan));
+    }
+
+    /// Relations whose output was `before` now read as `after` (the same columns
+    /// under a new qualifier), so `df["col"]` still finds them.
+    pub fn requalify(&mut self, before: &DFSchema, after: &DFSchemaRef) {
+        for schema in self.schemas.values_mut() {
+            if schema.as_ref() == before {
+                *schema = Arc::clone(after);
+            }
+        }
     }
 }
 
@@ -68,6 +89,19 @@ impl<'a> Scope<'a> {
         match &e.expr_type {
             Some(ExprType::UnresolvedStar(star)) => self.star(star),
             Some(ExprType::Alias(a)) => Ok(vec![self.alias(a)?]),
+            Some(ExprType::ExpressionString(s)) if s.expression.trim() == "*" => {
+                self.star(&expression::UnresolvedStar::default())
+            }
+            Some(ExprType::ExpressionString(s)) => {
+                let expr = self.sql_expr(&s.expression)?;
+                Ok(vec![match expr {
+                    Expr::Alias(_) | Expr::Column(_) => expr,
+                    other => {
+                        let name = names::sql_name(&other);
+                        other.alias(name)
+                    }
+                }])
+            }
             Some(ExprType::UnresolvedAttribute(_)) => {
                 let expr = self.expr(e)?;
                 match expr {
@@ -144,6 +178,7 @@ impl<'a> Scope<'a> {
                     .ok_or_else(|| SparkError::invalid("named argument without a value"))?;
                 self.expr(value)
             }
+            ExprType::SubqueryExpression(q) => self.subquery(q),
             ExprType::LambdaFunction(_) | ExprType::UnresolvedNamedLambdaVariable(_) => {
                 Err(SparkError::unsupported(
                     "[UNSUPPORTED_FEATURE] lambda functions (transform, filter, aggregate, exists ...)",
@@ -161,6 +196,44 @@ impl<'a> Scope<'a> {
                 "[UNSUPPORTED_FEATURE] the expression {}",
                 names::variant_name(other)
             ))),
+        }
+    }
+
+    /// `sub.scalar()`, `sub.exists()`, `col.isin(sub)`: a subquery over a relation the
+    /// plan sent alongside (`WithRelations`). Correlated subqueries (`col.outer()`)
+    /// are not translated: their outer columns do not resolve in the subquery.
+    fn subquery(&self, q: &sparkling_proto::spark::SubqueryExpression) -> Result<Expr> {
+        use datafusion::logical_expr::{Subquery, expr::Exists, expr::InSubquery};
+        use sparkling_proto::spark::subquery_expression::SubqueryType;
+        let Some(plan) = self.plan_ids.subqueries.get(&q.plan_id) else {
+            return Err(SparkError::invalid(format!(
+                "a subquery refers to relation {} that the plan does not carry",
+                q.plan_id
+            )));
+        };
+        let subquery = Subquery {
+            subquery: Arc::clone(plan),
+            outer_ref_columns: vec![],
+            spans: Default::default(),
+        };
+        match SubqueryType::try_from(q.subquery_type) {
+            Ok(SubqueryType::Scalar) => Ok(Expr::ScalarSubquery(subquery)),
+            Ok(SubqueryType::Exists) => Ok(Expr::Exists(Exists::new(subquery, false))),
+            Ok(SubqueryType::In) => {
+                let [value] = q.in_subquery_values.as_slice() else {
+                    return Err(SparkError::unsupported(
+                        "[UNSUPPORTED_FEATURE] IN subqueries over several columns",
+                    ));
+                };
+                Ok(Expr::InSubquery(InSubquery::new(
+                    Box::new(self.expr(value)?),
+                    subquery,
+                    false,
+                )))
+            }
+            _ => Err(SparkError::unsupported(
+                "[UNSUPPORTED_FEATURE] table-valued subquery arguments",
+            )),
         }
     }
 

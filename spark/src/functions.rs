@@ -36,7 +36,25 @@ pub fn scalar(state: &SessionState, name: &str, args: Vec<Expr>) -> Result<Expr>
     )))
 }
 
-fn aggregate(state: &SessionState, name: &str, args: Vec<Expr>, distinct: bool) -> Result<Expr> {
+/// An aggregate function of the session by name.
+pub(crate) fn aggregate(
+    state: &SessionState,
+    name: &str,
+    args: Vec<Expr>,
+    distinct: bool,
+) -> Result<Expr> {
+    aggregate_with(state, name, args, distinct, None, vec![])
+}
+
+/// An aggregate function of the session by name, with a filter and an order.
+pub(crate) fn aggregate_with(
+    state: &SessionState,
+    name: &str,
+    args: Vec<Expr>,
+    distinct: bool,
+    filter: Option<Expr>,
+    order_by: Vec<datafusion::logical_expr::SortExpr>,
+) -> Result<Expr> {
     let f = state
         .aggregate_functions()
         .get(name)
@@ -45,8 +63,8 @@ fn aggregate(state: &SessionState, name: &str, args: Vec<Expr>, distinct: bool) 
         f.clone(),
         args,
         distinct,
-        None,
-        vec![],
+        filter.map(Box::new),
+        order_by,
         None,
     )))
 }
@@ -422,6 +440,41 @@ pub fn call(
             let format = java_datetime_format(&string_arg(&args, 1, &name)?);
             args[1] = lit(format);
             scalar(state, "to_timestamp_micros", args)?
+        }
+        "from_unixtime" => {
+            arity(&name, &args, &[1, 2])?;
+            if args.len() == 1 {
+                args.push(lit(crate::datetime::DEFAULT_PATTERN));
+            }
+            let pattern = string_arg(&args, 1, &name)?;
+            if crate::datetime::is_time_zone(&pattern) {
+                scalar(state, "from_unixtime", args)?
+            } else {
+                Expr::ScalarFunction(ScalarFunction::new_udf(
+                    crate::datetime::from_unixtime(),
+                    args,
+                ))
+            }
+        }
+        "unix_timestamp" | "to_unix_timestamp" if !args.is_empty() => {
+            arity(&name, &args, &[1, 2])?;
+            let pattern = if args.len() == 2 {
+                string_arg(&args, 1, &name)?
+            } else {
+                crate::datetime::DEFAULT_PATTERN.to_string()
+            };
+            args.truncate(1);
+            let value = args.remove(0);
+            // A timestamp or date counts as it is; a string parses with the pattern.
+            let is_string = matches!(
+                value.get_type(schema),
+                Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            );
+            let mut call = vec![value];
+            if is_string {
+                call.push(lit(java_datetime_format(&pattern)));
+            }
+            scalar(state, "to_unixtime", call)?
         }
         "date_format" => {
             arity(&name, &args, &[2])?;

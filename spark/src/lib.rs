@@ -10,16 +10,20 @@
 //!   function registry;
 //! - [`types`] converts between Spark's types (the protocol's, DDL strings, JSON
 //!   schemas) and Arrow's;
+//! - [`catalog`] answers `spark.catalog` calls from the session's catalog;
 //! - [`stats`] plans `describe()`, `summary()` and the `df.stat` functions;
 //! - [`show`] formats rows as Spark's `Dataset.show()` does;
 //! - [`rules`] holds the analyzer rules every session installs so SQL text gets
 //!   Spark's answers too (`7 / 2` is 3.5, division by zero is Spark's
-//!   `DIVIDE_BY_ZERO` error, checked by [`divisor`]).
+//!   `DIVIDE_BY_ZERO` error, checked by [`divisor`]; `from_unixtime` with a Java
+//!   pattern is [`datetime`]'s).
 //!
 //! Nothing here runs a query or knows the cluster: it is planning only, testable
 //! without processes.
 
+pub mod catalog;
 pub mod context;
+pub mod datetime;
 pub mod divisor;
 pub mod error;
 pub mod expr;

@@ -235,6 +235,59 @@ fn function_name(function: &str, args: &[Expression], distinct: bool) -> String 
     }
 }
 
+/// Spark's name for an expression written as SQL text (`selectExpr("upper(name)")`,
+/// `expr("id * 2")`), from the expression it parsed to: the alias when it has one,
+/// else Spark's pretty form (`upper(name)`, `(id * 2)`, `count(1)`).
+pub fn sql_name(e: &datafusion::logical_expr::Expr) -> String {
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::Expr;
+    let list = |args: &[Expr]| args.iter().map(sql_name).collect::<Vec<_>>().join(", ");
+    match e {
+        Expr::Alias(a) => a.name.clone(),
+        Expr::Column(c) => c.name.clone(),
+        Expr::Literal(v, _) => match v {
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)) => s.clone(),
+            v if v.is_null() => "NULL".into(),
+            v => v.to_string(),
+        },
+        Expr::BinaryExpr(b) => {
+            let op = match b.op {
+                datafusion::logical_expr::Operator::Eq => "=".to_string(),
+                datafusion::logical_expr::Operator::StringConcat => "||".to_string(),
+                op => op.to_string(),
+            };
+            format!("({} {op} {})", sql_name(&b.left), sql_name(&b.right))
+        }
+        Expr::Not(x) => format!("(NOT {})", sql_name(x)),
+        Expr::Negative(x) => format!("(- {})", sql_name(x)),
+        Expr::IsNull(x) => format!("({} IS NULL)", sql_name(x)),
+        Expr::IsNotNull(x) => format!("({} IS NOT NULL)", sql_name(x)),
+        Expr::Cast(c) => format!(
+            "CAST({} AS {})",
+            sql_name(&c.expr),
+            sql_type_name(&c.data_type)
+        ),
+        Expr::TryCast(c) => format!(
+            "TRY_CAST({} AS {})",
+            sql_name(&c.expr),
+            sql_type_name(&c.data_type)
+        ),
+        Expr::ScalarFunction(f) => format!("{}({})", f.name(), list(&f.args)),
+        Expr::AggregateFunction(f) => {
+            let args = &f.params.args;
+            let shown = match (f.func.name(), args.as_slice()) {
+                ("count", [Expr::Literal(v, _)]) if !v.is_null() => "1".to_string(),
+                _ => list(args),
+            };
+            let distinct = if f.params.distinct { "DISTINCT " } else { "" };
+            format!("{}({distinct}{shown})", f.func.name())
+        }
+        other => other.schema_name().to_string(),
+    }
+}
+
 /// Whether an expression is `*` (as in `count("*")`).
 pub fn is_star(e: &Expression) -> bool {
     match &e.expr_type {
@@ -254,5 +307,17 @@ mod tests {
         assert_eq!(split_identifier("`a.b`.c"), vec!["a.b", "c"]);
         assert_eq!(split_identifier("`x``y`"), vec!["x`y"]);
         assert_eq!(attribute_name("t.col"), "col");
+    }
+
+    #[test]
+    fn names_of_sql_text() {
+        use datafusion::logical_expr::{col, lit};
+        assert_eq!(sql_name(&(col("t.id") * lit(2))), "(id * 2)");
+        assert_eq!(sql_name(&(col("a") * lit(2)).alias("twice")), "twice");
+        assert_eq!(sql_name(&col("a").eq(lit("x"))), "(a = x)");
+        assert_eq!(
+            sql_name(&datafusion::functions::string::expr_fn::upper(col("name"))),
+            "upper(name)"
+        );
     }
 }

@@ -203,13 +203,14 @@ impl<'c, C: PlanContext> Planner<'c, C> {
                 let values = match &u.values {
                     Some(v) => scope.named_list(&v.values)?,
                     None => {
-                        let id_names: Vec<String> =
-                            ids.iter().map(|e| e.schema_name().to_string()).collect();
+                        // Every column the ids do not use.
+                        let id_columns: std::collections::HashSet<&Column> =
+                            ids.iter().flat_map(|e| e.column_refs()).collect();
                         input
                             .schema()
                             .columns()
                             .into_iter()
-                            .filter(|c| !id_names.contains(&c.name))
+                            .filter(|c| !id_columns.contains(c))
                             .map(Expr::Column)
                             .collect()
                     }
@@ -488,6 +489,15 @@ impl<'c, C: PlanContext> Planner<'c, C> {
             )
             .into()),
             R::Extension(any) => self.ctx.extension(&any.type_url, &any.value).await,
+            R::WithRelations(w) => self.with_relations(*w).await,
+            R::Crosstab(c) => {
+                let input = self.input(c.input).await?;
+                Ok(self.crosstab(input, &c.col1, &c.col2).await?)
+            }
+            R::Catalog(c) => match c.cat_type {
+                Some(cat) => crate::catalog::plan(self.ctx, cat).await,
+                None => Err(SparkError::invalid("a catalog call without its type").into()),
+            },
             other => Err(SparkError::unsupported(format!(
                 "[UNSUPPORTED_FEATURE] The relation {} is not supported.",
                 crate::names::variant_name(&other)
@@ -569,6 +579,8 @@ impl<'c, C: PlanContext> Planner<'c, C> {
     async fn join(&mut self, j: sparkling_proto::spark::Join) -> PlanResult<C> {
         let left = self.input(j.left).await?;
         let right = self.input(j.right).await?;
+        let left = self.qualified_against(left, &right)?;
+        let right = self.qualified_against(right, &left)?;
         let join_type = match join::JoinType::try_from(j.join_type) {
             Ok(join::JoinType::Inner | join::JoinType::Unspecified) | Err(_) => JoinType::Inner,
             Ok(join::JoinType::FullOuter) => JoinType::Full,
@@ -601,6 +613,35 @@ impl<'c, C: PlanContext> Planner<'c, C> {
             join_type,
             [condition],
         ))?)
+    }
+
+    /// `side` under a fresh qualifier when one of its columns has no qualifier and
+    /// the other side has a column of the same name: DataFusion cannot tell an
+    /// unqualified `song` from `t.song` in one schema, while Spark tells them apart
+    /// by their relations. Relations known by plan id follow the new qualifier.
+    fn qualified_against(
+        &mut self,
+        side: LogicalPlan,
+        other: &LogicalPlan,
+    ) -> Result<LogicalPlan, SparkError> {
+        let other_names: std::collections::HashSet<&str> = other
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let clash = side
+            .schema()
+            .iter()
+            .any(|(q, f)| q.is_none() && other_names.contains(f.name().as_str()));
+        if !clash {
+            return Ok(side);
+        }
+        let before = Arc::clone(side.schema());
+        let alias = self.fresh_alias("join");
+        let aliased = LogicalPlanBuilder::from(side).alias(alias)?.build()?;
+        self.plan_ids.requalify(&before, aliased.schema());
+        Ok(aliased)
     }
 
     /// `df.join(other, ["k"])`: equal keys, each key once in the output (from the
@@ -778,6 +819,96 @@ impl<'c, C: PlanContext> Planner<'c, C> {
             }
         };
         Ok(aggregate_then_project(input, groups, aggs)?)
+    }
+
+    /// A relation with the relations it refers to: `spark.sql("... {df} ...", df=df)`
+    /// sends each DataFrame as a named subquery, which the SQL text reads as a view
+    /// (registered for the planning of the root only); `sub.scalar()` and
+    /// `sub.exists()` send the subquery's relation, which expressions find by id.
+    async fn with_relations(&mut self, w: sparkling_proto::spark::WithRelations) -> PlanResult<C> {
+        let mut views = Vec::new();
+        let mut outcome = Ok(());
+        for reference in w.references {
+            match reference.rel_type {
+                Some(relation::RelType::SubqueryAlias(a)) => {
+                    let registered = match self.input(a.input).await {
+                        Ok(plan) => self.ctx.register_temp_view(&a.alias, plan).await,
+                        Err(e) => Err(e),
+                    };
+                    match registered {
+                        Ok(()) => views.push(a.alias),
+                        Err(e) => {
+                            outcome = Err(e);
+                            break;
+                        }
+                    }
+                }
+                rel_type => {
+                    // A relation subquery expressions of the root refer to by id.
+                    let id = reference.common.as_ref().and_then(|c| c.plan_id);
+                    let relation = Relation {
+                        common: reference.common,
+                        rel_type,
+                    };
+                    match (id, self.relation(relation).await) {
+                        (Some(id), Ok(plan)) => self.plan_ids.insert_subquery(id, plan),
+                        (None, Ok(_)) => {
+                            outcome = Err(SparkError::invalid(
+                                "a referenced relation without a plan id",
+                            )
+                            .into());
+                            break;
+                        }
+                        (_, Err(e)) => {
+                            outcome = Err(e);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let planned = match outcome {
+            Ok(()) => self.input(w.root).await,
+            Err(e) => Err(e),
+        };
+        for view in views {
+            // The plan holds what it read; the names were the client's, for this call.
+            let _ = self.ctx.drop_temp_view(&view).await;
+        }
+        planned
+    }
+
+    /// `df.stat.crosstab(col1, col2)`: a row per value of `col1` (as a string, in a
+    /// column named `col1_col2`) and a column per value of `col2` (sorted), holding
+    /// how many rows have the pair; nulls count as the value `null`, as in Spark.
+    async fn crosstab(
+        &mut self,
+        input: LogicalPlan,
+        col1: &str,
+        col2: &str,
+    ) -> Result<LogicalPlan, C::Error> {
+        let scope = self.scope(input.schema());
+        let text = |e: Expr| -> Result<Expr, SparkError> {
+            crate::functions::scalar(
+                &self.state,
+                "coalesce",
+                vec![
+                    Expr::Cast(Cast::new(Box::new(e), DataType::Utf8)),
+                    lit("null"),
+                ],
+            )
+        };
+        let rows = text(scope.column(col1, None)?)?;
+        let columns = text(scope.column(col2, None)?)?;
+        let values = self.pivot_values(&input, columns.clone()).await?;
+        let count = crate::functions::aggregate(&self.state, "count", vec![lit(1i64)], false)?
+            .alias("count");
+        let aggs = pivoted(&[count], &columns, &values)?;
+        Ok(aggregate_then_project(
+            input,
+            vec![rows.alias(format!("{col1}_{col2}"))],
+            aggs,
+        )?)
     }
 
     /// The distinct values of `column` in `input`, sorted, for a `pivot()` that
@@ -1464,6 +1595,15 @@ mod tests {
         }
         async fn extension(&self, _: &str, _: &[u8]) -> Result<LogicalPlan, SparkError> {
             Err(SparkError::unsupported("extension"))
+        }
+        fn temp_views(&self) -> Vec<String> {
+            Vec::new()
+        }
+        async fn register_temp_view(&self, _: &str, _: LogicalPlan) -> Result<(), SparkError> {
+            Err(SparkError::unsupported("views"))
+        }
+        async fn drop_temp_view(&self, _: &str) -> Result<bool, SparkError> {
+            Ok(false)
         }
     }
 

@@ -235,7 +235,33 @@ fn whole_number_arguments(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr
     }
 }
 
+/// `from_unixtime(seconds, 'yyyy-MM-dd')`, Spark's form (a Java pattern where
+/// DataFusion takes a time zone), as [`crate::datetime`]'s function.
+fn spark_from_unixtime(e: &Expr) -> Option<Expr> {
+    let Expr::ScalarFunction(call) = e else {
+        return None;
+    };
+    if call.name() != "from_unixtime" || call.args.len() != 2 {
+        return None;
+    }
+    let Expr::Literal(ScalarValue::Utf8(Some(pattern)) | ScalarValue::Utf8View(Some(pattern)), _) =
+        &call.args[1]
+    else {
+        return None;
+    };
+    if crate::datetime::is_time_zone(pattern) {
+        return None;
+    }
+    Some(Expr::ScalarFunction(ScalarFunction::new_udf(
+        crate::datetime::from_unixtime(),
+        call.args.clone(),
+    )))
+}
+
 fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    if let Some(spark) = spark_from_unixtime(&e) {
+        return Ok(Transformed::yes(spark));
+    }
     if matches!(e, Expr::ScalarFunction(_)) {
         return whole_number_arguments(e, schema);
     }

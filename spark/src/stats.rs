@@ -10,11 +10,10 @@
 use arrow::datatypes::DataType;
 use datafusion::common::{Column, ScalarValue, UnnestOptions};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::{Cast, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, lit};
 
 use crate::error::{Result, SparkError};
-use crate::functions::scalar;
+use crate::functions::{aggregate_with, scalar};
 
 /// One statistic of `summary()`.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,28 +109,7 @@ fn is_string(t: &DataType) -> bool {
 }
 
 fn aggregate(state: &SessionState, name: &str, args: Vec<Expr>) -> Result<Expr> {
-    aggregate_with(state, name, args, false, None, vec![])
-}
-
-fn aggregate_with(
-    state: &SessionState,
-    name: &str,
-    args: Vec<Expr>,
-    distinct: bool,
-    filter: Option<Expr>,
-    order_by: Vec<datafusion::logical_expr::SortExpr>,
-) -> Result<Expr> {
-    let f = state.aggregate_functions().get(name).ok_or_else(|| {
-        SparkError::invalid(format!("aggregate function {name} is not registered"))
-    })?;
-    Ok(Expr::AggregateFunction(AggregateFunction::new_udf(
-        f.clone(),
-        args,
-        distinct,
-        filter.map(Box::new),
-        order_by,
-        None,
-    )))
+    crate::functions::aggregate(state, name, args, false)
 }
 
 fn cast(e: Expr, t: DataType) -> Expr {

@@ -33,10 +33,11 @@ def assert_same(spark, reference, program, ordered=False, types=True):
     ours = program(spark)
     theirs = program(reference)
     if types:
-        assert schema(ours) == schema(theirs)
+        assert schema(ours) == schema(theirs), f"{schema(ours)} != {schema(theirs)}"
     else:
-        assert ours.columns == theirs.columns
-    assert rows(ours, ordered) == rows(theirs, ordered)
+        assert ours.columns == theirs.columns, f"{ours.columns} != {theirs.columns}"
+    ours_rows, their_rows = rows(ours, ordered), rows(theirs, ordered)
+    assert ours_rows == their_rows, f"{ours_rows} != {their_rows}"
 
 
 def assert_same_value(spark, reference, program):
