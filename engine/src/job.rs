@@ -332,8 +332,24 @@ async fn fetch_partition(
             meta.id, meta.host, meta.port
         ))
     })?;
-    client
+    let mut stream = client
         .fetch_partition(&meta.id, &partition, loc.file_id, loc.is_sort_shuffle, true)
         .await
-        .map_err(|e| fail(format!("fetching results from executor {}: {e}", meta.id)))
+        .map_err(|e| fail(format!("fetching results from executor {}: {e}", meta.id)))?;
+    // The first batch is read now too: an executor killed while it sends the body
+    // fails here, where the loss is still a re-run, rather than in the client's
+    // stream (a result is mostly one batch).
+    let schema = stream.schema();
+    let first = match stream.next().await {
+        Some(Ok(batch)) => Some(batch),
+        Some(Err(e)) => {
+            return Err(fail(format!(
+                "reading results from executor {}: {e}",
+                meta.id
+            )));
+        }
+        None => None,
+    };
+    let rest = futures::stream::iter(first.map(Ok)).chain(stream);
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, rest)))
 }

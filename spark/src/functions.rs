@@ -116,6 +116,16 @@ pub fn call(
     distinct: bool,
 ) -> Result<Expr> {
     let name = function.to_ascii_lowercase();
+    // Spark's other names for functions the registry has.
+    let name = match name.as_str() {
+        "ucase" => "upper".to_string(),
+        "lcase" => "lower".to_string(),
+        "ceiling" => "ceil".to_string(),
+        "sign" => "signum".to_string(),
+        "some" | "bool_or" => "bool_or".to_string(),
+        "every" | "bool_and" => "bool_and".to_string(),
+        _ => name,
+    };
     // `count(*)` counts rows.
     if name == "count" && arguments.len() == 1 && is_star(&arguments[0]) {
         return aggregate(scope.state, "count", vec![lit(1i64)], false);
@@ -256,6 +266,175 @@ pub fn call(
             let otherwise = one(&mut args);
             let (c, v) = two(&mut args);
             when(c, v).otherwise(otherwise)?
+        }
+        "typeof" => {
+            // Spark's name of the argument's type, known when planning.
+            arity(&name, &args, &[1])?;
+            let t = one(&mut args).get_type(schema)?;
+            lit(crate::types::type_name(&t))
+        }
+        "e" => {
+            arity(&name, &args, &[0])?;
+            lit(std::f64::consts::E)
+        }
+        "current_database" | "current_schema" => {
+            arity(&name, &args, &[0])?;
+            lit(state.config().options().catalog.default_schema.clone())
+        }
+        "current_catalog" => {
+            arity(&name, &args, &[0])?;
+            lit(crate::catalog::CATALOG)
+        }
+        "current_timezone" => {
+            arity(&name, &args, &[0])?;
+            lit(state
+                .config()
+                .options()
+                .execution
+                .time_zone
+                .clone()
+                .unwrap_or_else(|| "UTC".to_string()))
+        }
+        "sort_array" => {
+            // Ascending puts nulls first, descending last, as Spark does.
+            arity(&name, &args, &[1, 2])?;
+            let ascending = match args.get(1) {
+                None => true,
+                Some(Expr::Literal(ScalarValue::Boolean(Some(b)), _)) => *b,
+                Some(_) => {
+                    return Err(SparkError::invalid(
+                        "the second argument of sort_array must be a boolean literal",
+                    ));
+                }
+            };
+            args.truncate(1);
+            args.push(lit(if ascending { "ASC" } else { "DESC" }));
+            args.push(lit(if ascending {
+                "NULLS FIRST"
+            } else {
+                "NULLS LAST"
+            }));
+            scalar(state, "array_sort", args)?
+        }
+        "count_if" => {
+            arity(&name, &args, &[1])?;
+            aggregate_with(
+                state,
+                "count",
+                vec![lit(1i64)],
+                false,
+                Some(one(&mut args)),
+                vec![],
+            )?
+        }
+        "max_by" | "min_by" => {
+            // The value of the row with the largest (smallest) ordering value.
+            arity(&name, &args, &[2])?;
+            let (value, ordering) = two(&mut args);
+            let filter = ordering.clone().is_not_null();
+            aggregate_with(
+                state,
+                "first_value",
+                vec![value],
+                false,
+                Some(filter),
+                vec![ordering.sort(name == "min_by", false)],
+            )?
+        }
+        "zeroifnull" => {
+            arity(&name, &args, &[1])?;
+            scalar(state, "coalesce", vec![one(&mut args), lit(0i32)])?
+        }
+        "nullifzero" => {
+            arity(&name, &args, &[1])?;
+            scalar(state, "nullif", vec![one(&mut args), lit(0i32)])?
+        }
+        "equal_null" => {
+            arity(&name, &args, &[2])?;
+            let (l, r) = two(&mut args);
+            binary(l, Operator::IsNotDistinctFrom, r)
+        }
+        "try_divide" | "try_mod" => {
+            // NULL where the divisor is zero instead of Spark's error.
+            arity(&name, &args, &[2])?;
+            let (l, r) = two(&mut args);
+            let divisor = scalar(state, "nullif", vec![r, lit(0i32)])?;
+            let op = if name == "try_divide" {
+                Operator::Divide
+            } else {
+                Operator::Modulo
+            };
+            binary(l, op, divisor)
+        }
+        "hypot" => {
+            arity(&name, &args, &[2])?;
+            let (a, b) = two(&mut args);
+            let double = |e: Expr| Expr::Cast(Cast::new(Box::new(e), DataType::Float64));
+            let (a, b) = (double(a), double(b));
+            scalar(
+                state,
+                "sqrt",
+                vec![binary(
+                    binary(a.clone(), Operator::Multiply, a),
+                    Operator::Plus,
+                    binary(b.clone(), Operator::Multiply, b),
+                )],
+            )?
+        }
+        "locate" | "position" if args.len() == 2 => {
+            // locate(substr, str): 1-based, 0 when absent.
+            let (needle, haystack) = two(&mut args);
+            Expr::Cast(Cast::new(
+                Box::new(scalar(state, "strpos", vec![haystack, needle])?),
+                DataType::Int32,
+            ))
+        }
+        "map_contains_key" => {
+            arity(&name, &args, &[2])?;
+            let (map, key) = two(&mut args);
+            scalar(
+                state,
+                "array_has",
+                vec![scalar(state, "map_keys", vec![map])?, key],
+            )?
+        }
+        "get" => {
+            // An array element counted from 0; NULL out of bounds.
+            arity(&name, &args, &[2])?;
+            let (array, index) = two(&mut args);
+            let index = Expr::Cast(Cast::new(Box::new(index), DataType::Int64));
+            let element = scalar(
+                state,
+                "array_element",
+                vec![array, index.clone() + lit(1i64)],
+            )?;
+            when(index.lt(lit(0i64)), lit(ScalarValue::Null)).otherwise(element)?
+        }
+        "to_binary" => {
+            // The text as bytes: hex digits (the default), base64, or UTF-8.
+            arity(&name, &args, &[1, 2])?;
+            let format = if args.len() == 2 {
+                string_arg(&args, 1, &name)?.to_ascii_lowercase()
+            } else {
+                "hex".to_string()
+            };
+            args.truncate(1);
+            let text = one(&mut args);
+            match format.as_str() {
+                "hex" | "base64" => scalar(state, "decode", vec![text, lit(format)])?,
+                "utf-8" | "utf8" => Expr::Cast(Cast::new(Box::new(text), DataType::Binary)),
+                other => {
+                    return Err(SparkError::invalid(format!(
+                        "[INVALID_PARAMETER_VALUE.BINARY_FORMAT] to_binary takes the format \
+                         'hex', 'utf-8', 'utf8' or 'base64', not '{other}'"
+                    )));
+                }
+            }
+        }
+        "date_from_unix_date" => {
+            arity(&name, &args, &[1])?;
+            let days = Expr::Cast(Cast::new(Box::new(one(&mut args)), DataType::Int32));
+            Expr::Cast(Cast::new(Box::new(days), DataType::Date32))
         }
         "nvl" | "ifnull" => {
             arity(&name, &args, &[2])?;

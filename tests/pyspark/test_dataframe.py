@@ -339,3 +339,22 @@ def test_subqueries(spark, reference):
         people(s).filter("age > 40").exists()).select("id"))
     assert_same(spark, reference, lambda s: people(s).where(
         F.col("id").isin(s.range(2, 4))).select("id", "name"))
+
+
+def test_more_functions(spark, reference):
+    def frame(s):
+        return s.createDataFrame([(1, [3, None, 1], "4142", 10.5, 0), (2, [2], "00", 3.0, 2)],
+                                 "id int, xs array<int>, h string, x double, z int")
+
+    assert_same(spark, reference, lambda s: frame(s).select(
+        F.typeof("xs").alias("t"), F.sort_array("xs").alias("up"),
+        F.sort_array("xs", asc=False).alias("down"), F.ucase(F.lit("a")).alias("u"),
+        F.ceiling("x").alias("c"), F.sign("x").alias("sg"), F.try_divide("x", "z").alias("d"),
+        F.zeroifnull(F.lit(None).cast("int")).alias("zn"), F.equal_null("z", F.lit(0)).alias("en"),
+        F.to_binary("h").alias("b"), F.hypot("x", "x").alias("hy"),
+        F.get("xs", F.lit(0)).alias("g"), F.date_from_unix_date("id").alias("dd"),
+        F.current_database().alias("db")))
+    assert_same(spark, reference, lambda s: frame(s).agg(
+        F.count_if(F.col("x") > 5).alias("n"), F.max_by("id", "x").alias("mx"),
+        F.min_by("id", "x").alias("mn"), F.every(F.col("x") > 1).alias("ev"),
+        F.some(F.col("x") > 5).alias("so")))
