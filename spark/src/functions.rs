@@ -431,6 +431,39 @@ pub fn call(
                 }
             }
         }
+        "regexp_extract" => {
+            // Group `idx` of the first match (0: the whole match), "" without one.
+            arity(&name, &args, &[2, 3])?;
+            let index = match args.get(2) {
+                None => 1,
+                Some(Expr::Literal(v, _)) => match v.cast_to(&DataType::Int64) {
+                    Ok(ScalarValue::Int64(Some(i))) if i >= 0 => i,
+                    _ => {
+                        return Err(SparkError::invalid(
+                            "the group index of regexp_extract must be a non-negative integer",
+                        ));
+                    }
+                },
+                Some(_) => {
+                    return Err(SparkError::invalid(
+                        "the group index of regexp_extract must be a literal",
+                    ));
+                }
+            };
+            let pattern = string_arg(&args, 1, &name)?;
+            args.truncate(1);
+            let text = one(&mut args);
+            // The whole match becomes group 1, so the pattern's groups shift by one.
+            let groups = scalar(
+                state,
+                "regexp_match",
+                vec![text.clone(), lit(format!("({pattern})"))],
+            )?;
+            let group = scalar(state, "array_element", vec![groups, lit(index + 1)])?;
+            // NULL text stays NULL.
+            let unmatched = when(text.is_not_null(), lit("")).end()?;
+            scalar(state, "coalesce", vec![group, unmatched])?
+        }
         "date_from_unix_date" => {
             arity(&name, &args, &[1])?;
             let days = Expr::Cast(Cast::new(Box::new(one(&mut args)), DataType::Int32));

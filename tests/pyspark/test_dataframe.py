@@ -354,6 +354,11 @@ def test_more_functions(spark, reference):
         F.to_binary("h").alias("b"), F.hypot("x", "x").alias("hy"),
         F.get("xs", F.lit(0)).alias("g"), F.date_from_unix_date("id").alias("dd"),
         F.current_database().alias("db")))
+    assert_same(spark, reference, lambda s: s.createDataFrame(
+        [("100-200",), ("foo",), (None,)], "s string").select(
+        F.regexp_extract("s", r"(\d+)-(\d+)", 1).alias("a"),
+        F.regexp_extract("s", r"(\d+)-(\d+)", 2).alias("b"),
+        F.regexp_extract("s", r"(\d+)-(\d+)", 0).alias("whole")))
     assert_same(spark, reference, lambda s: frame(s).agg(
         F.count_if(F.col("x") > 5).alias("n"), F.max_by("id", "x").alias("mx"),
         F.min_by("id", "x").alias("mn"), F.every(F.col("x") > 1).alias("ev"),
