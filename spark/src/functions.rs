@@ -498,30 +498,11 @@ pub fn call(
         "mean" | "avg" => aggregate(state, "avg", args, distinct)?,
         "std" | "stddev" | "stddev_samp" => aggregate(state, "stddev", args, distinct)?,
         "variance" | "var_samp" => aggregate(state, "var_samp", args, distinct)?,
-        "collect_list" | "array_agg" => {
-            let e = aggregate(state, "array_agg", args, distinct)?;
-            // Spark skips nulls.
-            match e {
-                Expr::AggregateFunction(mut a) => {
-                    if let Some(arg) = a.params.args.first() {
-                        a.params.filter = Some(Box::new(arg.clone().is_not_null()));
-                    }
-                    Expr::AggregateFunction(a)
-                }
-                other => other,
-            }
-        }
-        "collect_set" => {
-            let e = aggregate(state, "array_agg", args, true)?;
-            match e {
-                Expr::AggregateFunction(mut a) => {
-                    if let Some(arg) = a.params.args.first() {
-                        a.params.filter = Some(Box::new(arg.clone().is_not_null()));
-                    }
-                    Expr::AggregateFunction(a)
-                }
-                other => other,
-            }
+        "collect_list" | "array_agg" | "collect_set" => {
+            // Spark skips nulls; collect_set keeps each value once.
+            let filter = args.first().map(|arg| arg.clone().is_not_null());
+            let distinct = distinct || name == "collect_set";
+            aggregate_with(state, "array_agg", args, distinct, filter, vec![])?
         }
         "first" | "first_value" | "last" | "last_value" | "any_value" => {
             // `first(col, ignorenulls)`.

@@ -80,33 +80,17 @@ impl<'c, C: PlanContext> Planner<'c, C> {
         match rel.rel_type {
             Some(relation::RelType::ShowString(show)) => {
                 let input = self.input(show.input).await?;
-                let num_rows = show.num_rows.max(0) as usize;
-                Ok(Planned::Show {
-                    plan: LogicalPlanBuilder::from(input)
-                        .limit(0, Some(num_rows + 1))
-                        .map_err(SparkError::from)?
-                        .build()
-                        .map_err(SparkError::from)?,
-                    num_rows,
-                    truncate: show.truncate.max(0) as usize,
-                    vertical: show.vertical,
-                    html: false,
-                })
+                Ok(show_of(
+                    input,
+                    show.num_rows,
+                    show.truncate,
+                    show.vertical,
+                    false,
+                )?)
             }
             Some(relation::RelType::HtmlString(show)) => {
                 let input = self.input(show.input).await?;
-                let num_rows = show.num_rows.max(0) as usize;
-                Ok(Planned::Show {
-                    plan: LogicalPlanBuilder::from(input)
-                        .limit(0, Some(num_rows + 1))
-                        .map_err(SparkError::from)?
-                        .build()
-                        .map_err(SparkError::from)?,
-                    num_rows,
-                    truncate: show.truncate.max(0) as usize,
-                    vertical: false,
-                    html: true,
-                })
+                Ok(show_of(input, show.num_rows, show.truncate, false, true)?)
             }
             _ => Ok(Planned::Plan(self.relation(rel).await?)),
         }
@@ -1807,4 +1791,24 @@ mod tests {
             "{message}"
         );
     }
+}
+
+/// `show()`/`_repr_html_()` of a plan: one row more than shown, to tell whether there are more.
+fn show_of(
+    input: LogicalPlan,
+    num_rows: i32,
+    truncate: i32,
+    vertical: bool,
+    html: bool,
+) -> Result<Planned, SparkError> {
+    let num_rows = num_rows.max(0) as usize;
+    Ok(Planned::Show {
+        plan: LogicalPlanBuilder::from(input)
+            .limit(0, Some(num_rows + 1))?
+            .build()?,
+        num_rows,
+        truncate: truncate.max(0) as usize,
+        vertical,
+        html,
+    })
 }

@@ -148,3 +148,6 @@ def render(results):
 
 if __name__ == "__main__":
     main()
+    # Spark's JVM and the cluster's gRPC threads can keep the interpreter from exiting.
+    sys.stdout.flush()
+    os._exit(0)
