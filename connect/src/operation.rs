@@ -15,7 +15,7 @@ use sparkling_engine::statement::{Mode, is_command, sql_plan};
 
 use crate::Gateway;
 use crate::arrow::batches_to_ipc;
-use crate::relation::{relation_plan, root_plan};
+use crate::relation::{observed_root_plan, relation_plan};
 use crate::responder::{Disconnected, Responder};
 use sparkling_spark::Planned;
 
@@ -39,15 +39,25 @@ impl Gateway {
         };
         match op_type {
             plan::OpType::Root(relation) => {
-                let stream = match self
+                let (stream, observations) = match self
                     .relation_stream(session, relation, operation, &interrupted)
                     .await
                 {
-                    Ok(stream) => stream,
+                    Ok(found) => found,
                     Err(e) => return Ok(Err(e)),
                 };
                 if let Err(e) = out.send_results(stream, &interrupted).await? {
                     return Ok(Err(e));
+                }
+                for observation in observations {
+                    let response = match self
+                        .observed_metrics(session, observation, operation, &interrupted)
+                        .await
+                    {
+                        Ok(metrics) => out.observed(metrics),
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    out.send(response).await?;
                 }
             }
             plan::OpType::Command(cmd) => {
@@ -69,14 +79,72 @@ impl Gateway {
         Ok(Ok(()))
     }
 
+    /// The metrics of one observation (`df.observe`), computed over what the query
+    /// read, as PySpark's `Observation.get` reads them.
+    async fn observed_metrics(
+        &self,
+        session: &Session,
+        observation: sparkling_spark::Observation,
+        operation: &Arc<sparkling_engine::session::Operation>,
+        interrupted: &watch::Receiver<bool>,
+    ) -> Result<sparkling_proto::spark::execute_plan_response::ObservedMetrics> {
+        let keys: Vec<String> = observation
+            .plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let stream = self
+            .engine
+            .execute(session, observation.plan, operation, interrupted.clone())
+            .await?;
+        let batches = datafusion::physical_plan::common::collect(stream)
+            .await
+            .map_err(sparkling_engine::EngineError::from)?;
+        let batch = batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .ok_or_else(|| ConnectError::Internal("observed metrics without a row".into()))?;
+        let mut values = Vec::with_capacity(keys.len());
+        for column in batch.columns() {
+            let value = datafusion::common::ScalarValue::try_from_array(column, 0)
+                .map_err(sparkling_engine::EngineError::from)?;
+            values.push(sparkling_spark::literal::from_scalar(&value)?);
+        }
+        Ok(
+            sparkling_proto::spark::execute_plan_response::ObservedMetrics {
+                name: observation.name,
+                values,
+                keys,
+                plan_id: observation.plan_id,
+                ..Default::default()
+            },
+        )
+    }
+
     async fn relation_stream(
         &self,
         session: &Session,
         relation: Relation,
         operation: &Arc<sparkling_engine::session::Operation>,
         interrupted: &watch::Receiver<bool>,
+    ) -> Result<(SendableRecordBatchStream, Vec<sparkling_spark::Observation>)> {
+        let (planned, observations) = observed_root_plan(session, relation, Mode::Execute).await?;
+        let stream = self
+            .planned_stream(session, planned, operation, interrupted)
+            .await?;
+        Ok((stream, observations))
+    }
+
+    async fn planned_stream(
+        &self,
+        session: &Session,
+        planned: Planned,
+        operation: &Arc<sparkling_engine::session::Operation>,
+        interrupted: &watch::Receiver<bool>,
     ) -> Result<SendableRecordBatchStream> {
-        match root_plan(session, relation, Mode::Execute).await? {
+        match planned {
             Planned::Plan(plan) => Ok(self
                 .engine
                 .execute(session, plan, operation, interrupted.clone())
@@ -178,12 +246,13 @@ impl Gateway {
                         .input
                         .ok_or_else(|| ConnectError::InvalidInput("view without input".into()))?;
                     let plan = relation_plan(session, input, Mode::Execute).await?;
-                    let table = datafusion::catalog::view::ViewTable::new(plan, None);
-                    Ok::<_, ConnectError>(session.register_temp_view(
-                        &view.name,
-                        Arc::new(table),
-                        view.replace,
-                    )?)
+                    let table = Arc::new(datafusion::catalog::view::ViewTable::new(plan, None));
+                    if view.is_global {
+                        session.register_global_temp_view(&view.name, table, view.replace)?;
+                    } else {
+                        session.register_temp_view(&view.name, table, view.replace)?;
+                    }
+                    Ok::<_, ConnectError>(())
                 }
                 .await;
                 Ok(result)

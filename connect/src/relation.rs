@@ -78,6 +78,10 @@ impl PlanContext for SessionPlans<'_> {
         Ok(self.session.drop_temp_view(name)?)
     }
 
+    async fn drop_global_temp_view(&self, name: &str) -> Result<bool> {
+        Ok(self.session.drop_global_temp_view(name)?)
+    }
+
     async fn collect(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
         // Runs in the gateway's session: these are small plans over the input the
         // job itself reads again.
@@ -102,8 +106,19 @@ impl PlanContext for SessionPlans<'_> {
 
 /// The translated root relation of a request.
 pub async fn root_plan(session: &Session, relation: Relation, mode: Mode) -> Result<Planned> {
+    Ok(observed_root_plan(session, relation, mode).await?.0)
+}
+
+/// The translated root relation of a request, and the metrics it observes.
+pub async fn observed_root_plan(
+    session: &Session,
+    relation: Relation,
+    mode: Mode,
+) -> Result<(Planned, Vec<sparkling_spark::Observation>)> {
     let plans = SessionPlans::new(session, mode);
-    Planner::new(&plans).root(relation).await
+    let mut planner = Planner::new(&plans);
+    let planned = planner.root(relation).await?;
+    Ok((planned, planner.take_observations()))
 }
 
 /// The logical plan of a relation that is input to something else (a view, a

@@ -38,6 +38,18 @@ impl Responder {
         }
     }
 
+    /// A response carrying an observation's metrics (`df.observe`).
+    pub fn observed(&self, metrics: execute_plan_response::ObservedMetrics) -> ExecutePlanResponse {
+        ExecutePlanResponse {
+            session_id: self.session_id.clone(),
+            server_side_session_id: self.server_side_session_id.clone(),
+            operation_id: self.operation_id.clone(),
+            response_id: uuid::Uuid::new_v4().to_string(),
+            observed_metrics: vec![metrics],
+            ..Default::default()
+        }
+    }
+
     pub async fn send(&self, response: ExecutePlanResponse) -> Result<(), Disconnected> {
         self.tx.send(Ok(response)).await.map_err(|_| Disconnected)
     }
@@ -60,8 +72,9 @@ impl Responder {
                 }
                 Err(e) => return Ok(Err(e.into())),
             };
-            // Spark has no unsigned types: PySpark cannot read them.
-            let batch = match sparkling_spark::types::signed(batch) {
+            // Types PySpark cannot read (unsigned integers, string views) as the ones
+            // it can.
+            let batch = match sparkling_spark::types::client_batch(batch) {
                 Ok(batch) => batch,
                 Err(e) => return Ok(Err(e.into())),
             };
@@ -91,8 +104,10 @@ impl Responder {
             }
         }
         if first {
-            let empty = arrow::array::RecordBatch::new_empty(schema.clone());
-            let data = match batch_to_ipc(&empty) {
+            let empty = sparkling_spark::types::client_batch(arrow::array::RecordBatch::new_empty(
+                schema.clone(),
+            ));
+            let data = match empty.map_err(Into::into).and_then(|e| batch_to_ipc(&e)) {
                 Ok(data) => data,
                 Err(e) => return Ok(Err(e)),
             };

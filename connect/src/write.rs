@@ -197,6 +197,10 @@ fn copy_options(
     options: &HashMap<String, String>,
 ) -> Result<HashMap<String, String>> {
     let mut out = HashMap::new();
+    if format == "csv" {
+        // Spark writes no header line unless asked to.
+        out.insert("format.has_header".to_string(), "false".to_string());
+    }
     for (key, value) in options {
         let key = key.to_ascii_lowercase();
         let mapped = match (format, key.as_str()) {

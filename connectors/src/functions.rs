@@ -11,7 +11,7 @@
 //! returns a double). Spark functions DataFusion lacks (`sha2`, `hex`, `crc32`,
 //! `date_add`, `from_unixtime`-style helpers, ...) are added, and Sparkling's own
 //! implementations of Spark functions neither has (`from_json`, `to_json`, in
-//! [`crate::json`]), and the divisor check of Spark's arithmetic
+//! [`crate::json`]; the higher-order functions, in [`crate::lambda`]), and the divisor check of Spark's arithmetic
 //! ([`sparkling_spark::divisor`]).
 
 use std::collections::HashSet;
@@ -68,6 +68,9 @@ pub fn with_sparkling_functions(builder: SessionStateBuilder) -> SessionStateBui
     ]);
     functions.extend(sparkling_spark::divisor::functions());
     functions.push(sparkling_spark::datetime::from_unixtime());
+    functions.extend(crate::lambda::functions());
+    functions.extend(sparkling_spark::casts::functions());
+    functions.extend(sparkling_spark::hash::functions());
     builder
 }
 

@@ -1,5 +1,6 @@
 //! Pieces every Sparkling process must share so that plans mean the same thing
-//! everywhere: the function library ([`functions`], [`json`]), the physical plan
+//! everywhere: the function library ([`functions`], [`json`], the higher-order
+//! functions' evaluation in [`lambda`]), the physical plan
 //! codec ([`codec`]; the logical one is in `sparkling-plan`), and Iceberg tables
 //! ([`iceberg`]), Kafka topics ([`kafka`]), generated events ([`events`]), series (`range`) split over the executors
 //! ([`range`]), the object stores plans read and write through ([`object_stores`]), and
@@ -11,6 +12,7 @@ pub mod functions;
 pub mod iceberg;
 pub mod json;
 pub mod kafka;
+pub mod lambda;
 pub mod object_stores;
 pub mod option_args;
 pub mod range;

@@ -29,6 +29,9 @@ use tokio::sync::watch;
 use crate::error::EngineError;
 
 pub use sparkling_sql::names::{DEFAULT_CATALOG, DEFAULT_SCHEMA};
+/// The namespace of global temporary views (`df.createGlobalTempView`), shared by
+/// every session of the server and kept in memory only, as Spark's `global_temp`.
+pub const GLOBAL_TEMP_SCHEMA: &str = "global_temp";
 /// Default number of partitions for shuffles (`spark.sql.shuffle.partitions`).
 pub const DEFAULT_SHUFFLE_PARTITIONS: usize = 4;
 
@@ -276,6 +279,40 @@ impl Session {
         Ok(())
     }
 
+    /// Registers (or replaces, if `replace`) a global temporary view: every session
+    /// reads it as `global_temp.name` while the server runs.
+    pub fn register_global_temp_view(
+        &self,
+        name: &str,
+        table: Arc<dyn TableProvider>,
+        replace: bool,
+    ) -> Result<(), EngineError> {
+        let views = self.global_temp_views()?;
+        if views.table_exist(name) {
+            if !replace {
+                return Err(EngineError::InvalidInput(format!(
+                    "[TEMP_TABLE_OR_VIEW_ALREADY_EXISTS] global temporary view \
+                     '{GLOBAL_TEMP_SCHEMA}.{name}' already exists"
+                )));
+            }
+            views.deregister_table(name)?;
+        }
+        views.register_table(name.to_string(), table)?;
+        Ok(())
+    }
+
+    /// Drops a global temporary view; returns whether it existed.
+    pub fn drop_global_temp_view(&self, name: &str) -> Result<bool, EngineError> {
+        Ok(self.global_temp_views()?.deregister_table(name)?.is_some())
+    }
+
+    fn global_temp_views(&self) -> Result<Arc<dyn SchemaProvider>, EngineError> {
+        self.ctx
+            .catalog(DEFAULT_CATALOG)
+            .and_then(|c| c.schema(GLOBAL_TEMP_SCHEMA))
+            .ok_or_else(|| EngineError::InvalidInput(format!("no {GLOBAL_TEMP_SCHEMA} namespace")))
+    }
+
     /// The names of the session's temporary views.
     pub fn temp_view_names(&self) -> Vec<String> {
         self.temp_views.table_names()
@@ -425,6 +462,8 @@ impl SessionManager {
         let runtime = sparkling_connectors::object_stores::runtime_env_builder().build_arc()?;
         let shared_catalog = Arc::new(MemoryCatalogProvider::new());
         shared_catalog.register_schema(DEFAULT_SCHEMA, Arc::new(MemorySchemaProvider::new()))?;
+        shared_catalog
+            .register_schema(GLOBAL_TEMP_SCHEMA, Arc::new(MemorySchemaProvider::new()))?;
         Ok(Self {
             sessions: DashMap::new(),
             runtime,

@@ -8,9 +8,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, LogicalPlanBuilder};
-use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions};
+use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, lit};
 
 use crate::command::LakehouseCommand;
 use crate::error::EngineError;
@@ -163,8 +164,20 @@ async fn require_files(
     }
 }
 
+/// `text` with the characters a regular expression gives meaning to escaped.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A DataFrame over files: `format` is `parquet`, `csv` or `json`; `options` are
-/// Spark's reader options (`header`, `delimiter`/`sep`, `fileExtension`); `schema`
+/// Spark's reader options (`header`, `delimiter`/`sep`, `fileExtension`, `nullValue`); `schema`
 /// replaces inference.
 pub async fn read_files(
     session: &Session,
@@ -207,14 +220,57 @@ pub async fn read_files(
                     )));
                 }
             };
-            let mut o = CsvReadOptions::new()
+            let null_value = opt("nullValue").or(opt("nullvalue"));
+            let o = CsvReadOptions::new()
                 .has_header(flag("header", false))
                 .delimiter(delimiter)
-                .file_extension(opt("fileExtension").unwrap_or(".csv"));
-            if let Some(s) = schema {
-                o = o.schema(s);
+                .file_extension(opt("fileExtension").unwrap_or(".csv"))
+                .null_regex(null_value.map(|v| format!("^{}$", regex_escape(v))));
+            match (null_value, schema) {
+                (None, Some(s)) => ctx.read_csv(paths, o.schema(s)).await?,
+                (None, None) => ctx.read_csv(paths, o).await?,
+                // Spark's `nullValue`: the text that reads as NULL, in a column of any
+                // type. DataFusion's reader applies it only when inferring, so the
+                // fields are read as text and then typed.
+                (Some(null_value), schema) => {
+                    let typed = match schema {
+                        Some(s) => s.clone(),
+                        None => ctx
+                            .read_csv(paths.clone(), o.clone())
+                            .await?
+                            .schema()
+                            .as_arrow()
+                            .clone(),
+                    };
+                    let text = arrow::datatypes::Schema::new(
+                        typed
+                            .fields()
+                            .iter()
+                            .map(|f| f.as_ref().clone().with_data_type(DataType::Utf8))
+                            .collect::<Vec<_>>(),
+                    );
+                    let df = ctx.read_csv(paths, o.schema(&text)).await?;
+                    let columns = typed
+                        .fields()
+                        .iter()
+                        .map(|f| {
+                            let value = datafusion::functions::expr_fn::nullif(
+                                datafusion::prelude::ident(f.name()),
+                                lit(null_value),
+                            );
+                            // Unparsable text is NULL, as in Spark's PERMISSIVE mode.
+                            datafusion::logical_expr::Expr::TryCast(
+                                datafusion::logical_expr::TryCast::new(
+                                    Box::new(value),
+                                    f.data_type().clone(),
+                                ),
+                            )
+                            .alias(f.name())
+                        })
+                        .collect::<Vec<_>>();
+                    df.select(columns)?
+                }
             }
-            ctx.read_csv(paths, o).await?
         }
         "json" => {
             let mut o =

@@ -223,8 +223,12 @@ async fn create_table(
     operation: &Arc<Operation>,
     interrupted: watch::Receiver<bool>,
 ) -> Result<SendableRecordBatchStream> {
+    // Iceberg tables keep their rows in Parquet files, so a managed `USING parquet`
+    // table (Spark's default) is one too, as `saveAsTable` makes; over files at a
+    // LOCATION it is an external table.
     if let Some(using) = &create.using
         && !using.eq_ignore_ascii_case("iceberg")
+        && !(using.eq_ignore_ascii_case("parquet") && create.location.is_none())
     {
         return Err(LakehouseError::Unsupported(format!(
             "CREATE TABLE ... USING {using}: tables in {DEFAULT_CATALOG} are Iceberg tables \
@@ -454,7 +458,7 @@ pub async fn write_table(
             "writing tables needs an Iceberg catalog (start the scheduler with --catalog)".into(),
         ));
     };
-    let parts: Vec<String> = write.table_name.split('.').map(str::to_string).collect();
+    let parts = sparkling_sql::names::parse_table_name(&write.table_name);
     let (namespace, name) = table_name_parts(&parts)?;
     let Some(table) = catalog.load(&namespace, &name).await? else {
         if write.if_missing == IfMissing::Fail {

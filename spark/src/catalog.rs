@@ -153,7 +153,9 @@ pub async fn plan<C: PlanContext>(ctx: &C, cat: CatType) -> Outcome<C> {
             Ok(functions(vec![f.function_name.to_ascii_lowercase()])?)
         }
         CatType::DropTempView(d) => Ok(boolean(ctx.drop_temp_view(&d.view_name).await?)?),
-        CatType::DropGlobalTempView(_) => Ok(boolean(false)?),
+        CatType::DropGlobalTempView(d) => {
+            Ok(boolean(ctx.drop_global_temp_view(&d.view_name).await?)?)
+        }
         CatType::IsCached(c) => {
             existing(&state, &current, &c.table_name).await?;
             Ok(boolean(false)?)

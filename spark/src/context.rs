@@ -55,6 +55,9 @@ pub trait PlanContext: Send + Sync {
     /// Drops a temporary view of the session; whether there was one.
     async fn drop_temp_view(&self, name: &str) -> Result<bool, Self::Error>;
 
+    /// Drops a global temporary view (`global_temp.name`); whether there was one.
+    async fn drop_global_temp_view(&self, name: &str) -> Result<bool, Self::Error>;
+
     /// A relation the client sent as a protocol extension.
     async fn extension(&self, type_url: &str, value: &[u8]) -> Result<LogicalPlan, Self::Error>;
 }

@@ -40,6 +40,54 @@ pub fn from_unixtime() -> Arc<ScalarUDF> {
     }))
 }
 
+/// The length of a duration as Spark's `window` takes it (`10 minutes`,
+/// `1 hour 30 minutes`, `500 milliseconds`, `interval 2 days`), in microseconds.
+pub fn duration_micros(text: &str) -> crate::error::Result<i64> {
+    let invalid = || {
+        crate::error::SparkError::invalid(format!(
+            "[CANNOT_PARSE_INTERVAL] the duration '{text}' is not a number of weeks, days, \
+             hours, minutes, seconds, milliseconds or microseconds"
+        ))
+    };
+    let lower = text.trim().to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .strip_prefix("interval")
+        .unwrap_or(&lower)
+        .split_whitespace()
+        .collect();
+    if words.is_empty() || !words.len().is_multiple_of(2) {
+        return Err(invalid());
+    }
+    let mut total: i64 = 0;
+    for pair in words.chunks(2) {
+        let n: i64 = pair[0].parse().map_err(|_| invalid())?;
+        let word = match pair[1] {
+            "ms" | "us" => pair[1],
+            plural => plural.trim_end_matches('s'),
+        };
+        let unit: i64 = match word {
+            "week" => 7 * 86_400_000_000,
+            "day" => 86_400_000_000,
+            "hour" => 3_600_000_000,
+            "minute" | "min" => 60_000_000,
+            "second" | "sec" => 1_000_000,
+            "millisecond" | "milli" | "ms" => 1_000,
+            "microsecond" | "micro" | "us" => 1,
+            _ => return Err(invalid()),
+        };
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(invalid)?;
+    }
+    if total <= 0 {
+        return Err(crate::error::SparkError::invalid(format!(
+            "[INVALID_PARAMETER_VALUE] the duration '{text}' must be positive"
+        )));
+    }
+    Ok(total)
+}
+
 /// Whether `value` names a time zone (DataFusion's second argument) rather than a
 /// Java date pattern (Spark's).
 pub fn is_time_zone(value: &str) -> bool {

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arrow::datatypes::DataType;
 use datafusion::common::{Column, DFSchema, DFSchemaRef, ScalarValue, TableReference};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::expr::{Sort, WindowFunction};
@@ -63,6 +64,23 @@ impl PlanIds {
     }
 }
 
+/// A generator function call (`explode(x)`, `posexplode(x).alias("p", "v")`): its
+/// name, arguments and the names it was aliased to.
+fn generator_call(e: &Expression) -> Option<(&str, &[Expression], &[String])> {
+    let (inner, aliases) = match &e.expr_type {
+        Some(ExprType::Alias(a)) => (a.expr.as_deref()?, a.name.as_slice()),
+        _ => (e, &[][..]),
+    };
+    let Some(ExprType::UnresolvedFunction(f)) = &inner.expr_type else {
+        return None;
+    };
+    matches!(
+        f.function_name.to_ascii_lowercase().as_str(),
+        "explode" | "explode_outer" | "posexplode" | "posexplode_outer" | "inline" | "inline_outer"
+    )
+    .then_some((f.function_name.as_str(), f.arguments.as_slice(), aliases))
+}
+
 /// Where an expression is translated: the session and the input it reads.
 pub struct Scope<'a> {
     /// The session (functions, configuration).
@@ -71,6 +89,10 @@ pub struct Scope<'a> {
     pub schema: &'a DFSchema,
     /// Relations by plan id.
     pub plan_ids: &'a PlanIds,
+    /// The variables of the lambda functions around the expression (`x` of
+    /// `transform(xs, x -> x + 1)`), innermost last: each name with the column of
+    /// `schema` that holds it.
+    pub lambda_variables: Vec<(String, String)>,
 }
 
 impl<'a> Scope<'a> {
@@ -80,12 +102,16 @@ impl<'a> Scope<'a> {
             state,
             schema,
             plan_ids,
+            lambda_variables: Vec::new(),
         }
     }
 
     /// The expression, named as Spark names the column it makes. A star expands
     /// to several.
     pub fn named(&self, e: &Expression) -> Result<Vec<Expr>> {
+        if let Some((function, arguments, aliases)) = generator_call(e) {
+            return self.generator(function, arguments, aliases);
+        }
         match &e.expr_type {
             Some(ExprType::UnresolvedStar(star)) => self.star(star),
             Some(ExprType::Alias(a)) => Ok(vec![self.alias(a)?]),
@@ -122,18 +148,169 @@ impl<'a> Scope<'a> {
         Ok(out)
     }
 
-    fn alias(&self, a: &expression::Alias) -> Result<Expr> {
+    /// The columns a generator (`explode`, `posexplode`, `inline` and their `_outer`
+    /// forms) makes, named as Spark names them (`col`; `key`, `value`; `pos`) or as
+    /// aliased. Each holds an `Expr::Unnest` of a list that [`crate::plan::project`]
+    /// turns into rows; lists of one generator have the same length.
+    pub fn generator(
+        &self,
+        function: &str,
+        arguments: &[Expression],
+        aliases: &[String],
+    ) -> Result<Vec<Expr>> {
+        let function = function.to_ascii_lowercase();
+        let outer = function.ends_with("_outer");
+        let base = function.trim_end_matches("_outer");
+        let [argument] = arguments else {
+            return Err(SparkError::invalid(format!(
+                "{function} takes one argument, not {}",
+                arguments.len()
+            )));
+        };
+        let arg = self.expr(argument)?;
+        let t = arg.get_type(self.schema)?;
+        let scalar = |name: &str, args: Vec<Expr>| functions::scalar(self.state, name, args);
+        let positions = |list: &Expr| -> Result<Expr> {
+            let count = Expr::Cast(Cast::new(
+                Box::new(scalar("cardinality", vec![list.clone()])?),
+                DataType::Int64,
+            ));
+            let range = scalar("range", vec![lit(0i64), count])?;
+            Ok(Expr::Cast(Cast::new(
+                Box::new(range),
+                DataType::new_list(DataType::Int32, true),
+            )))
+        };
+        let (mut names, lists): (Vec<String>, Vec<Expr>) = match (base, &t) {
+            ("explode" | "posexplode", DataType::List(_) | DataType::LargeList(_)) => {
+                (vec!["col".into()], vec![arg.clone()])
+            }
+            ("explode" | "posexplode", DataType::Map(..)) => (
+                vec!["key".into(), "value".into()],
+                vec![
+                    scalar("map_keys", vec![arg.clone()])?,
+                    scalar("map_values", vec![arg.clone()])?,
+                ],
+            ),
+            ("inline", DataType::List(field) | DataType::LargeList(field)) => {
+                let DataType::Struct(fields) = field.data_type() else {
+                    return Err(SparkError::invalid(format!(
+                        "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] inline takes an array of \
+                         structs, not {}",
+                        crate::types::type_name(&t)
+                    )));
+                };
+                let names = fields.iter().map(|f| f.name().clone()).collect();
+                (names, vec![arg.clone()])
+            }
+            _ => {
+                return Err(SparkError::invalid(format!(
+                    "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] {function} takes an array{}, \
+                     not {}",
+                    if base == "inline" {
+                        " of structs"
+                    } else {
+                        " or a map"
+                    },
+                    crate::types::type_name(&t)
+                )));
+            }
+        };
+        let mut lists = lists;
+        if base == "posexplode" {
+            names.insert(0, "pos".into());
+            let first = lists[0].clone();
+            lists.insert(0, positions(&first)?);
+        }
+        if outer {
+            // A NULL or empty input still makes one row, of NULLs.
+            let empty = arg.clone().is_null().or(Expr::Cast(Cast::new(
+                Box::new(scalar("cardinality", vec![arg.clone()])?),
+                DataType::Int64,
+            ))
+            .eq(lit(0i64)));
+            lists = lists
+                .into_iter()
+                .map(|list| {
+                    let list_type = list.get_type(self.schema)?;
+                    let single_null = Expr::Cast(Cast::new(
+                        Box::new(scalar("make_array", vec![lit(ScalarValue::Null)])?),
+                        list_type,
+                    ));
+                    Ok(datafusion::logical_expr::when(empty.clone(), single_null)
+                        .otherwise(list)?)
+                })
+                .collect::<Result<_>>()?;
+        }
+        let columns: Vec<Expr> = if base == "inline" {
+            let unnested =
+                Expr::Unnest(datafusion::logical_expr::expr::Unnest::new(lists.remove(0)));
+            names
+                .iter()
+                .map(|n| scalar("get_field", vec![unnested.clone(), lit(n.clone())]))
+                .collect::<Result<_>>()?
+        } else {
+            lists
+                .into_iter()
+                .map(|l| Expr::Unnest(datafusion::logical_expr::expr::Unnest::new(l)))
+                .collect()
+        };
+        if !aliases.is_empty() {
+            if aliases.len() != names.len() {
+                return Err(SparkError::invalid(format!(
+                    "[UDTF_ALIAS_NUMBER_MISMATCH] {function} makes {} columns but {} aliases \
+                     were given",
+                    names.len(),
+                    aliases.len()
+                )));
+            }
+            names = aliases.to_vec();
+        }
+        Ok(columns
+            .into_iter()
+            .zip(names)
+            .map(|(e, n)| e.alias(n))
+            .collect())
+    }
+
+    /// An aliased expression (`col.alias("a")`, with Spark metadata if given).
+    pub fn alias(&self, a: &expression::Alias) -> Result<Expr> {
         let inner = a
             .expr
             .as_deref()
             .ok_or_else(|| SparkError::invalid("alias without an expression"))?;
         match a.name.as_slice() {
-            [name] => Ok(self.expr(inner)?.alias(name)),
+            [name] => match &a.metadata {
+                // Spark's column metadata (a JSON object) rides on the Arrow field.
+                Some(json) => {
+                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json)
+                        .map_err(|e| {
+                            SparkError::invalid(format!("alias metadata is not a JSON object: {e}"))
+                        })?;
+                    let metadata = std::collections::BTreeMap::from([(
+                        crate::types::SPARK_METADATA.to_string(),
+                        json.clone(),
+                    )]);
+                    Ok(self
+                        .expr(inner)?
+                        .alias_with_metadata(name, Some(metadata.into())))
+                }
+                None => Ok(self.expr(inner)?.alias(name)),
+            },
             [] => Err(SparkError::invalid("alias without a name")),
             _ => Err(SparkError::unsupported(
                 "aliasing one expression to several names (multi-alias)",
             )),
         }
+    }
+
+    /// The column holding the lambda variable `name`, innermost lambda first.
+    pub fn lambda_variable(&self, name: &str) -> Option<Expr> {
+        self.lambda_variables
+            .iter()
+            .rev()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, column)| Expr::Column(Column::from_name(column.clone())))
     }
 
     /// The DataFusion expression of a Spark expression.
@@ -179,11 +356,30 @@ impl<'a> Scope<'a> {
                 self.expr(value)
             }
             ExprType::SubqueryExpression(q) => self.subquery(q),
-            ExprType::LambdaFunction(_) | ExprType::UnresolvedNamedLambdaVariable(_) => {
-                Err(SparkError::unsupported(
-                    "[UNSUPPORTED_FEATURE] lambda functions (transform, filter, aggregate, exists ...)",
-                ))
+            ExprType::UpdateFields(u) => {
+                let base = u
+                    .struct_expression
+                    .as_deref()
+                    .ok_or_else(|| SparkError::invalid("withField/dropFields without a struct"))?;
+                let value = u
+                    .value_expression
+                    .as_deref()
+                    .map(|v| self.expr(v))
+                    .transpose()?;
+                self.update_fields(self.expr(base)?, &split_identifier(&u.field_name), value)
             }
+            ExprType::UnresolvedNamedLambdaVariable(v) => {
+                let name = v.name_parts.join(".");
+                self.lambda_variable(&name).ok_or_else(|| {
+                    SparkError::invalid(format!(
+                        "[UNRESOLVED_COLUMN] the lambda variable `{name}` is not bound here"
+                    ))
+                })
+            }
+            ExprType::LambdaFunction(_) => Err(SparkError::invalid(
+                "a lambda function can only be an argument of a higher-order function \
+                 (transform, filter, exists, forall, aggregate, zip_with, map_filter, ...)",
+            )),
             ExprType::CommonInlineUserDefinedFunction(f) => Err(SparkError::unsupported(format!(
                 "[UNSUPPORTED_FEATURE] user-defined functions in Python, Scala or Java ({})",
                 f.function_name
@@ -294,6 +490,9 @@ impl<'a> Scope<'a> {
     /// A column by Spark's rules.
     pub fn column(&self, identifier: &str, plan_id: Option<i64>) -> Result<Expr> {
         let parts = split_identifier(identifier);
+        if let Some(variable) = self.lambda_variable(&parts[0]) {
+            return Ok(fields(self, variable, &parts[1..]));
+        }
         if let Some(of) = plan_id.and_then(|id| self.plan_ids.get(id))
             && let Some(found) = self.in_relation(of, &parts)
         {
@@ -315,7 +514,7 @@ impl<'a> Scope<'a> {
                 })
                 .collect();
             if let Some(c) = pick(matches, &rest[0])? {
-                return Ok(fields(Expr::Column(c), &rest[1..]));
+                return Ok(fields(self, Expr::Column(c), &rest[1..]));
             }
         }
         let matches: Vec<Column> = self
@@ -325,7 +524,7 @@ impl<'a> Scope<'a> {
             .filter(|c| c.name.eq_ignore_ascii_case(&parts[0]))
             .collect();
         match pick(matches, &parts[0]) {
-            Ok(Some(c)) => Ok(fields(Expr::Column(c), &parts[1..])),
+            Ok(Some(c)) => Ok(fields(self, Expr::Column(c), &parts[1..])),
             Ok(None) => Err(SparkError::invalid(format!(
                 "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with name `{}` cannot be resolved. Did you mean one of the following? {}.",
                 identifier,
@@ -347,7 +546,7 @@ impl<'a> Scope<'a> {
             .find(|c| c.name == parts[0])
             .or(candidates.first())?;
         if self.schema.has_column(exact) {
-            return Some(fields(Expr::Column((*exact).clone()), &parts[1..]));
+            return Some(fields(self, Expr::Column((*exact).clone()), &parts[1..]));
         }
         None
     }
@@ -388,13 +587,75 @@ impl<'a> Scope<'a> {
                 let one_based = key.cast_to(&T::Int64, self.schema)? + lit(1i64);
                 functions::scalar(self.state, "array_element", vec![child, one_based])
             }
-            (T::Map(..), _) => functions::scalar(self.state, "get_field", vec![child, key]),
+            (T::Map(..), _) => {
+                // The value under the key (NULL without one).
+                let values = functions::scalar(self.state, "map_extract", vec![child, key])?;
+                functions::scalar(self.state, "array_element", vec![values, lit(1i64)])
+            }
             _ => Err(SparkError::invalid(format!(
                 "[INVALID_EXTRACT_BASE_FIELD_TYPE] Can't extract a value from {}: need a struct, an array or a map, got {}",
                 child.schema_name(),
                 crate::types::type_name(&child_type)
             ))),
         }
+    }
+
+    /// `s.withField(path, value)` (`value` given) or `s.dropFields(path)`: the struct
+    /// rebuilt with the field at the dotted path replaced, added at the end, or
+    /// left out; a NULL struct stays NULL.
+    fn update_fields(&self, base: Expr, path: &[String], value: Option<Expr>) -> Result<Expr> {
+        use arrow::datatypes::DataType as T;
+        let T::Struct(fields) = base.get_type(self.schema)? else {
+            return Err(SparkError::invalid(format!(
+                "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] withField/dropFields takes a struct, \
+                 not {}",
+                base.schema_name()
+            )));
+        };
+        let Some((first, rest)) = path.split_first() else {
+            return Err(SparkError::invalid(
+                "withField/dropFields needs a field name",
+            ));
+        };
+        let mut pairs = Vec::new();
+        let mut found = false;
+        for f in fields.iter() {
+            let field = functions::get_field(base.clone(), f.name());
+            if !f.name().eq_ignore_ascii_case(first) {
+                pairs.extend([lit(f.name().as_str()), field]);
+                continue;
+            }
+            found = true;
+            if !rest.is_empty() {
+                pairs.extend([
+                    lit(f.name().as_str()),
+                    self.update_fields(field, rest, value.clone())?,
+                ]);
+            } else if let Some(v) = &value {
+                pairs.extend([lit(f.name().as_str()), v.clone()]);
+            }
+        }
+        if !found {
+            match (&value, rest.is_empty()) {
+                (Some(v), true) => pairs.extend([lit(first.as_str()), v.clone()]),
+                (None, true) => {}
+                _ => {
+                    return Err(SparkError::invalid(format!(
+                        "[FIELD_NOT_FOUND] No such struct field `{first}`"
+                    )));
+                }
+            }
+        }
+        if pairs.is_empty() {
+            return Err(SparkError::invalid(
+                "[DATATYPE_MISMATCH.CANNOT_DROP_ALL_FIELDS] Cannot drop all fields in struct",
+            ));
+        }
+        let rebuilt = functions::scalar(self.state, "named_struct", pairs)?;
+        Ok(
+            datafusion::logical_expr::when(base.is_null(), lit(ScalarValue::Null))
+                .otherwise(rebuilt)?,
+        )
     }
 
     /// A sort key, with Spark's null ordering (nulls first ascending, last descending)
@@ -578,9 +839,20 @@ fn pick(matches: Vec<Column>, name: &str) -> Result<Option<Column>> {
     }
 }
 
-fn fields(base: Expr, path: &[String]) -> Expr {
+/// `base.a.b`: struct fields by name, map values by key.
+fn fields(scope: &Scope<'_>, base: Expr, path: &[String]) -> Expr {
     path.iter()
-        .fold(base, |e, field| functions::get_field(e, field))
+        .fold(base, |e, field| match e.get_type(scope.schema) {
+            Ok(arrow::datatypes::DataType::Map(..)) => {
+                let key = lit(field.as_str());
+                functions::scalar(scope.state, "map_extract", vec![e.clone(), key])
+                    .and_then(|values| {
+                        functions::scalar(scope.state, "array_element", vec![values, lit(1i64)])
+                    })
+                    .unwrap_or_else(|_| functions::get_field(e, field))
+            }
+            _ => functions::get_field(e, field),
+        })
 }
 
 /// A column expression for `name` in the schema (by qualified name).

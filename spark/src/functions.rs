@@ -11,6 +11,7 @@ use datafusion::logical_expr::{
     Between, BinaryExpr, Cast, Expr, ExprSchemable, Like, Operator, lit, when,
 };
 use sparkling_proto::spark::Expression;
+use sparkling_proto::spark::expression::ExprType;
 
 use crate::error::{Result, SparkError};
 use crate::expr::Scope;
@@ -108,6 +109,16 @@ fn string_arg(args: &[Expr], i: usize, function: &str) -> Result<String> {
     }
 }
 
+/// A date, timestamp or date text as a date (Spark casts text implicitly).
+fn as_date(e: Expr, schema: &datafusion::common::DFSchema) -> Result<Expr> {
+    Ok(match e.get_type(schema)? {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            Expr::Cast(Cast::new(Box::new(e), DataType::Date32))
+        }
+        _ => e,
+    })
+}
+
 /// The expression of a Spark function call (or operator) on `arguments`.
 pub fn call(
     scope: &Scope<'_>,
@@ -126,6 +137,14 @@ pub fn call(
         "every" | "bool_and" => "bool_and".to_string(),
         _ => name,
     };
+    // Higher-order functions translate their lambdas themselves.
+    if let Some(kind) = crate::lambda::Kind::of_spark_function(&name)
+        && arguments
+            .iter()
+            .any(|a| matches!(a.expr_type, Some(ExprType::LambdaFunction(_))))
+    {
+        return crate::lambda::call(scope, kind, &name, arguments);
+    }
     // `count(*)` counts rows.
     if name == "count" && arguments.len() == 1 && is_star(&arguments[0]) {
         return aggregate(scope.state, "count", vec![lit(1i64)], false);
@@ -549,6 +568,67 @@ pub fn call(
                 DataType::Int32,
             ))
         }
+        "ltrim" | "rtrim" | "trim" if args.len() == 2 => {
+            // PySpark sends the characters to trim first.
+            args.swap(0, 1);
+            let f = match name.as_str() {
+                "trim" => "btrim",
+                other => other,
+            };
+            scalar(state, f, args)?
+        }
+        "reverse" => {
+            // Arrays reverse their elements, strings their characters.
+            arity(&name, &args, &[1])?;
+            let arg = one(&mut args);
+            let f = match arg.get_type(schema)? {
+                DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => {
+                    "array_reverse"
+                }
+                _ => "reverse",
+            };
+            scalar(state, f, vec![arg])?
+        }
+        "bround" => {
+            // Rounds half to even at `scale` digits (0 without one).
+            arity(&name, &args, &[1, 2])?;
+            let scale = if args.len() == 2 {
+                one(&mut args)
+            } else {
+                lit(0i32)
+            };
+            let value = Expr::Cast(Cast::new(Box::new(one(&mut args)), DataType::Float64));
+            let factor = scalar(
+                state,
+                "power",
+                vec![
+                    lit(10f64),
+                    Expr::Cast(Cast::new(Box::new(scale), DataType::Float64)),
+                ],
+            )?;
+            let scaled = binary(value, Operator::Multiply, factor.clone());
+            let floor = scalar(state, "floor", vec![scaled.clone()])?;
+            let fraction = binary(scaled.clone(), Operator::Minus, floor.clone());
+            let floor_is_even = binary(
+                binary(floor.clone(), Operator::Modulo, lit(2f64)),
+                Operator::Eq,
+                lit(0f64),
+            );
+            let halfway = binary(fraction, Operator::Eq, lit(0.5f64));
+            let even = when(floor_is_even, floor.clone()).otherwise(binary(
+                floor,
+                Operator::Plus,
+                lit(1f64),
+            ))?;
+            let rounded = when(halfway, even).otherwise(scalar(state, "round", vec![scaled])?)?;
+            binary(rounded, Operator::Divide, factor)
+        }
+        "explode" | "explode_outer" => {
+            // Outside a select list (`withColumn("x", explode(xs))`): one column of the
+            // elements; `select` names and expands every generator (Scope::named).
+            arity(&name, &args, &[1])?;
+            Expr::Unnest(datafusion::logical_expr::expr::Unnest::new(one(&mut args)))
+        }
         "log" if args.len() == 1 => scalar(state, "ln", args)?,
         "ln" => scalar(state, "ln", args)?,
         "pow" | "power" | "**" => {
@@ -709,6 +789,169 @@ pub fn call(
             }
             scalar(state, "named_struct", pairs)?
         }
+        "window" => {
+            // window(time, duration[, slide[, start]]): the struct of the window's start
+            // and end; with a slide shorter than the duration, every window that holds
+            // the time, one row each (a generator, as in Spark).
+            arity(&name, &args, &[2, 3, 4])?;
+            let duration = crate::datetime::duration_micros(&string_arg(&args, 1, &name)?)?;
+            let slide = match args.get(2) {
+                Some(_) => crate::datetime::duration_micros(&string_arg(&args, 2, &name)?)?,
+                None => duration,
+            };
+            let start = match args.get(3) {
+                Some(_) => crate::datetime::duration_micros(&string_arg(&args, 3, &name)?)?,
+                None => 0,
+            };
+            if slide > duration || duration % slide != 0 {
+                return Err(SparkError::invalid(format!(
+                    "[UNSUPPORTED_FEATURE] window: the duration must be a multiple of the \
+                     slide ({duration} and {slide} microseconds)"
+                )));
+            }
+            let micros = |e: Expr| Expr::Cast(Cast::new(Box::new(e), DataType::Int64));
+            let timestamp = |e: Expr| {
+                Expr::Cast(Cast::new(
+                    Box::new(e),
+                    DataType::Timestamp(
+                        arrow::datatypes::TimeUnit::Microsecond,
+                        Some("UTC".into()),
+                    ),
+                ))
+            };
+            let time = micros(args.swap_remove(0));
+            // The latest window start at or before the time.
+            let offset = binary(time.clone(), Operator::Minus, lit(start));
+            let within = binary(
+                binary(
+                    binary(offset, Operator::Modulo, lit(slide)),
+                    Operator::Plus,
+                    lit(slide),
+                ),
+                Operator::Modulo,
+                lit(slide),
+            );
+            let last = binary(time, Operator::Minus, within);
+            let count = duration / slide;
+            let mut windows = Vec::new();
+            for j in (0..count).rev() {
+                let begin = binary(last.clone(), Operator::Minus, lit(j * slide));
+                let end = binary(begin.clone(), Operator::Plus, lit(duration));
+                windows.push(scalar(
+                    state,
+                    "named_struct",
+                    vec![lit("start"), timestamp(begin), lit("end"), timestamp(end)],
+                )?);
+            }
+            if count == 1 {
+                windows.remove(0)
+            } else {
+                Expr::Unnest(datafusion::logical_expr::expr::Unnest::new(scalar(
+                    state,
+                    "make_array",
+                    windows,
+                )?))
+            }
+        }
+        "hash" => scalar(state, crate::hash::HASH, args)?,
+        "xxhash64" => scalar(state, crate::hash::XXHASH64, args)?,
+        "weekday" | "dayname" | "monthname" => {
+            // weekday: 0 = Monday; the names as Spark's English abbreviations.
+            arity(&name, &args, &[1])?;
+            let date = as_date(one(&mut args), schema)?;
+            match name.as_str() {
+                "weekday" => Expr::Cast(Cast::new(
+                    Box::new(binary(
+                        binary(
+                            scalar(state, "date_part", vec![lit("dow"), date])?,
+                            Operator::Plus,
+                            lit(6i64),
+                        ),
+                        Operator::Modulo,
+                        lit(7i64),
+                    )),
+                    DataType::Int32,
+                )),
+                "dayname" => scalar(state, "to_char", vec![date, lit("%a")])?,
+                _ => scalar(state, "to_char", vec![date, lit("%b")])?,
+            }
+        }
+        "log1p" => {
+            arity(&name, &args, &[1])?;
+            let x = Expr::Cast(Cast::new(Box::new(one(&mut args)), DataType::Float64));
+            scalar(state, "ln", vec![binary(lit(1f64), Operator::Plus, x)])?
+        }
+        "timestamp_seconds" | "timestamp_millis" | "timestamp_micros" => {
+            // A count since the epoch as a timestamp.
+            arity(&name, &args, &[1])?;
+            let per_unit: i64 = match name.as_str() {
+                "timestamp_seconds" => 1_000_000,
+                "timestamp_millis" => 1_000,
+                _ => 1,
+            };
+            let value = one(&mut args);
+            let micros = if value.get_type(schema)?.is_floating() {
+                Expr::Cast(Cast::new(
+                    Box::new(binary(value, Operator::Multiply, lit(per_unit as f64))),
+                    DataType::Int64,
+                ))
+            } else {
+                binary(
+                    Expr::Cast(Cast::new(Box::new(value), DataType::Int64)),
+                    Operator::Multiply,
+                    lit(per_unit),
+                )
+            };
+            Expr::Cast(Cast::new(
+                Box::new(micros),
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into())),
+            ))
+        }
+        "to_timestamp_ltz" | "to_timestamp_ntz" => {
+            arity(&name, &args, &[1, 2])?;
+            let parsed = if args.len() == 2 {
+                let format = java_datetime_format(&string_arg(&args, 1, &name)?);
+                args[1] = lit(format);
+                scalar(state, "to_timestamp_micros", args)?
+            } else {
+                Expr::Cast(Cast::new(
+                    Box::new(one(&mut args)),
+                    DataType::Timestamp(
+                        arrow::datatypes::TimeUnit::Microsecond,
+                        Some("UTC".into()),
+                    ),
+                ))
+            };
+            let zone = (name == "to_timestamp_ltz").then(|| "UTC".into());
+            Expr::Cast(Cast::new(
+                Box::new(parsed),
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, zone),
+            ))
+        }
+        "array_compact" => {
+            arity(&name, &args, &[1])?;
+            crate::lambda::without_nulls(state, one(&mut args))?
+        }
+        "try_element_at" | "element_at" => {
+            // An array element counted from 1 (from the end when negative), or a map's
+            // value; NULL when there is none.
+            arity(&name, &args, &[2])?;
+            let (collection, key) = two(&mut args);
+            match collection.get_type(schema)? {
+                DataType::Map(..) => {
+                    let values = scalar(state, "map_extract", vec![collection, key])?;
+                    scalar(state, "array_element", vec![values, lit(1i64)])?
+                }
+                _ => scalar(
+                    state,
+                    "array_element",
+                    vec![
+                        collection,
+                        Expr::Cast(Cast::new(Box::new(key), DataType::Int64)),
+                    ],
+                )?,
+            }
+        }
         "array" => scalar(state, "make_array", args)?,
         "create_map" | "map" => scalar(state, "map", args)?,
         "row_number" | "rank" | "dense_rank" | "percent_rank" | "cume_dist" | "ntile" | "lag"
@@ -719,17 +962,62 @@ pub fn call(
                 .ok_or_else(|| unresolved(&name))?;
             Expr::WindowFunction(Box::new(WindowFunction::new(f.clone(), args)))
         }
-        _ => registry(state, &name, args, distinct)?,
+        _ => registry(state, schema, &name, args, distinct)?,
     })
 }
 
 /// Any function of the session's registry: scalar, aggregate or window.
-fn registry(state: &SessionState, name: &str, args: Vec<Expr>, distinct: bool) -> Result<Expr> {
+fn registry(
+    state: &SessionState,
+    schema: &datafusion::common::DFSchema,
+    name: &str,
+    args: Vec<Expr>,
+    distinct: bool,
+) -> Result<Expr> {
     if let Some(f) = state.scalar_functions().get(name) {
-        return Ok(Expr::ScalarFunction(ScalarFunction::new_udf(
-            f.clone(),
-            args,
-        )));
+        let call = |args: Vec<Expr>| Expr::ScalarFunction(ScalarFunction::new_udf(f.clone(), args));
+        let plain = call(args.clone());
+        if plain.get_type(schema).is_ok() {
+            return Ok(plain);
+        }
+        // Spark casts numbers, booleans and dates to text where a function takes text
+        // (`upper(42)`); when the call fails as it is, the same with such arguments as
+        // text (all of them, or the first) is tried.
+        let textual = |e: &Expr| {
+            e.get_type(schema).is_ok_and(|t| {
+                t.is_numeric()
+                    || matches!(
+                        t,
+                        DataType::Boolean | DataType::Date32 | DataType::Timestamp(..)
+                    )
+            })
+        };
+        let as_text = |e: Expr| Expr::Cast(Cast::new(Box::new(e), DataType::Utf8));
+        let all: Vec<Expr> = args
+            .iter()
+            .map(|a| {
+                if textual(a) {
+                    as_text(a.clone())
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        let mut first = args.clone();
+        if let Some(a) = first.first_mut()
+            && textual(a)
+        {
+            *a = as_text(a.clone());
+        }
+        for candidate in [all, first] {
+            if candidate != args {
+                let e = call(candidate);
+                if e.get_type(schema).is_ok() {
+                    return Ok(e);
+                }
+            }
+        }
+        return Ok(plain);
     }
     if state.aggregate_functions().contains_key(name) {
         return aggregate(state, name, args, distinct);

@@ -7,7 +7,9 @@
 //!   schema, resolving column names as Spark does (ignoring case, `df["col"]` by plan
 //!   id) and naming results as Spark names them ([`names`]);
 //! - [`functions`] maps Spark's function names and operators onto the session's
-//!   function registry;
+//!   function registry; [`lambda`] translates higher-order functions (`transform`,
+//!   `filter`, `aggregate`, ...) with their lambda functions, and [`casts`] holds
+//!   SQL's cast functions (`int(x)`, `string(x)`), [`hash`] Spark's Murmur3 `hash()`;
 //! - [`types`] converts between Spark's types (the protocol's, DDL strings, JSON
 //!   schemas) and Arrow's;
 //! - [`catalog`] answers `spark.catalog` calls from the session's catalog;
@@ -21,6 +23,7 @@
 //! Nothing here runs a query or knows the cluster: it is planning only, testable
 //! without processes.
 
+pub mod casts;
 pub mod catalog;
 pub mod context;
 pub mod datetime;
@@ -28,6 +31,8 @@ pub mod divisor;
 pub mod error;
 pub mod expr;
 pub mod functions;
+pub mod hash;
+pub mod lambda;
 pub mod literal;
 pub mod names;
 pub mod plan;
@@ -38,4 +43,4 @@ pub mod types;
 
 pub use context::PlanContext;
 pub use error::{Result, SparkError};
-pub use plan::{Planned, Planner};
+pub use plan::{Observation, Planned, Planner};

@@ -117,6 +117,53 @@ pub fn scalar(literal: &expression::Literal) -> Result<ScalarValue> {
     })
 }
 
+/// A value as a protocol literal (for results PySpark reads as literals, such as
+/// observed metrics).
+pub fn from_scalar(value: &ScalarValue) -> Result<expression::Literal> {
+    let literal_type = match value {
+        v if v.is_null() => LiteralType::Null(crate::types::spark_type(&v.data_type())),
+        ScalarValue::Boolean(Some(b)) => LiteralType::Boolean(*b),
+        ScalarValue::Int8(Some(v)) => LiteralType::Byte(i32::from(*v)),
+        ScalarValue::Int16(Some(v)) => LiteralType::Short(i32::from(*v)),
+        ScalarValue::Int32(Some(v)) => LiteralType::Integer(*v),
+        ScalarValue::Int64(Some(v)) => LiteralType::Long(*v),
+        ScalarValue::UInt8(Some(v)) => LiteralType::Short(i32::from(*v)),
+        ScalarValue::UInt16(Some(v)) => LiteralType::Integer(i32::from(*v)),
+        ScalarValue::UInt32(Some(v)) => LiteralType::Long(i64::from(*v)),
+        ScalarValue::UInt64(Some(v)) => LiteralType::Long(*v as i64),
+        ScalarValue::Float32(Some(v)) => LiteralType::Float(*v),
+        ScalarValue::Float64(Some(v)) => LiteralType::Double(*v),
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => LiteralType::String(s.clone()),
+        ScalarValue::Binary(Some(b))
+        | ScalarValue::LargeBinary(Some(b))
+        | ScalarValue::BinaryView(Some(b)) => LiteralType::Binary(b.clone().into()),
+        ScalarValue::Decimal128(Some(_), precision, scale) => {
+            LiteralType::Decimal(expression::literal::Decimal {
+                value: value.to_string(),
+                precision: Some(i32::from(*precision)),
+                scale: Some(i32::from(*scale)),
+            })
+        }
+        ScalarValue::Date32(Some(days)) => LiteralType::Date(*days),
+        ScalarValue::TimestampMicrosecond(Some(us), zone) => match zone {
+            Some(_) => LiteralType::Timestamp(*us),
+            None => LiteralType::TimestampNtz(*us),
+        },
+        other => {
+            return Err(SparkError::unsupported(format!(
+                "a {} value as a literal",
+                crate::types::type_name(&other.data_type())
+            )));
+        }
+    };
+    Ok(expression::Literal {
+        literal_type: Some(literal_type),
+        ..Default::default()
+    })
+}
+
 fn decimal(text: &str, precision: Option<i32>, scale: Option<i32>) -> Result<ScalarValue> {
     let text = text.trim();
     let (digits, frac) = match text.split_once('.') {

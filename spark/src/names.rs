@@ -193,12 +193,13 @@ fn function_name(function: &str, args: &[Expression], distinct: bool) -> String 
     }
     match (lower.as_str(), args.len()) {
         ("not", 1) => format!("(NOT {})", arg(0)),
-        ("negative" | "-", 1) => format!("(- {})", arg(0)),
+        ("negative", 1) => format!("negative({})", arg(0)),
+        ("-", 1) => format!("(- {})", arg(0)),
         ("positive", 1) => format!("(+ {})", arg(0)),
         ("~", 1) => format!("~{}", arg(0)),
         ("isnull", 1) => format!("({} IS NULL)", arg(0)),
         ("isnotnull", 1) => format!("({} IS NOT NULL)", arg(0)),
-        ("like" | "ilike" | "rlike", 2) => {
+        ("like" | "ilike", 2) => {
             format!("{} {} {}", arg(0), lower.to_uppercase(), arg(1))
         }
         ("in", n) if n >= 1 => format!(
@@ -220,11 +221,31 @@ fn function_name(function: &str, args: &[Expression], distinct: bool) -> String 
             out
         }
         ("count", 1) if is_star(&args[0]) => "count(1)".into(),
+        ("ltrim" | "rtrim" | "trim", 2) => {
+            // PySpark sends the characters first.
+            let side = match lower.as_str() {
+                "ltrim" => "LEADING",
+                "rtrim" => "TRAILING",
+                _ => "BOTH",
+            };
+            format!("TRIM({side} {} FROM {})", arg(0), arg(1))
+        }
+        // Aggregates that name only their column, whatever `ignorenulls` says.
+        ("first" | "last" | "first_value" | "last_value" | "any_value", 2) => {
+            format!("{lower}({})", arg(0))
+        }
+        ("log", 1) => format!("ln({})", arg(0)),
+        ("window", 2..=4) => "window".into(),
+        // Arguments Spark fills in and names.
+        ("round" | "bround", 1) => format!("{lower}({}, 0)", arg(0)),
+        ("substr" | "substring", 2) => format!("{lower}({}, {}, 2147483647)", arg(0), arg(1)),
         _ => {
             let shown = match lower.as_str() {
                 "mean" => "avg".to_string(),
-                "std" => "stddev".to_string(),
-                _ => lower.clone(),
+                _ => match capitalized_name(&lower, args.len()) {
+                    Some(upper) => upper.to_string(),
+                    None => lower.clone(),
+                },
             };
             format!(
                 "{shown}({}{})",
@@ -233,6 +254,52 @@ fn function_name(function: &str, args: &[Expression], distinct: bool) -> String 
             )
         }
     }
+}
+
+/// The functions whose Spark expression names itself in capitals (`ACOS(x)`, `POWER(x, 2)`),
+/// by the name PySpark calls them with; their other names (`ceiling`, `sign`) and other
+/// arities (`ceil(x, 1)`) stay as called.
+fn capitalized_name(function: &str, arity: usize) -> Option<&'static str> {
+    Some(match (function, arity) {
+        ("acos", 1) => "ACOS",
+        ("acosh", 1) => "ACOSH",
+        ("asin", 1) => "ASIN",
+        ("asinh", 1) => "ASINH",
+        ("atan", 1) => "ATAN",
+        ("atanh", 1) => "ATANH",
+        ("atan2", 2) => "ATAN2",
+        ("cbrt", 1) => "CBRT",
+        ("ceil", 1) => "CEIL",
+        ("floor", 1) => "FLOOR",
+        ("cos", 1) => "COS",
+        ("cosh", 1) => "COSH",
+        ("cot", 1) => "COT",
+        ("csc", 1) => "CSC",
+        ("sec", 1) => "SEC",
+        ("sin", 1) => "SIN",
+        ("sinh", 1) => "SINH",
+        ("tan", 1) => "TAN",
+        ("tanh", 1) => "TANH",
+        ("degrees", 1) => "DEGREES",
+        ("radians", 1) => "RADIANS",
+        ("e", 0) => "E",
+        ("pi", 0) => "PI",
+        ("exp", 1) => "EXP",
+        ("expm1", 1) => "EXPM1",
+        ("log", 2) => "LOG",
+        ("log10", 1) => "LOG10",
+        ("log1p", 1) => "LOG1P",
+        ("log2", 1) => "LOG2",
+        ("hypot", 2) => "HYPOT",
+        ("sqrt", 1) => "SQRT",
+        ("signum", 1) => "SIGNUM",
+        ("pow" | "power", 2) => "POWER",
+        ("rlike", 2) => "RLIKE",
+        ("regexp", 2) => "REGEXP",
+        ("regexp_like", 2) => "REGEXP_LIKE",
+        ("spark_partition_id", 0) => "SPARK_PARTITION_ID",
+        _ => return None,
+    })
 }
 
 /// Spark's name for an expression written as SQL text (`selectExpr("upper(name)")`,

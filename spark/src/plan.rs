@@ -54,12 +54,26 @@ pub enum Planned {
     },
 }
 
+/// Metrics a query observes (`df.observe(name, count(lit(1)), max("x"))`): a plan of
+/// one row computing them over the observed relation, sent to the client after the
+/// query's rows under `name`.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// The observation's name.
+    pub name: String,
+    /// The plan id of the `CollectMetrics` relation.
+    pub plan_id: i64,
+    /// One row: the metrics, named.
+    pub plan: LogicalPlan,
+}
+
 /// Translates relations for one request.
 pub struct Planner<'c, C: PlanContext> {
     ctx: &'c C,
     state: SessionState,
     plan_ids: PlanIds,
     next_alias: usize,
+    observations: Vec<Observation>,
 }
 
 type PlanResult<C> = Result<LogicalPlan, <C as PlanContext>::Error>;
@@ -72,7 +86,13 @@ impl<'c, C: PlanContext> Planner<'c, C> {
             ctx,
             plan_ids: PlanIds::default(),
             next_alias: 0,
+            observations: Vec::new(),
         }
+    }
+
+    /// The metrics the planned relations observe, in the order they were planned.
+    pub fn take_observations(&mut self) -> Vec<Observation> {
+        std::mem::take(&mut self.observations)
     }
 
     /// The root relation of an `ExecutePlan` or `AnalyzePlan`.
@@ -103,7 +123,7 @@ impl<'c, C: PlanContext> Planner<'c, C> {
             let Some(rel_type) = rel.rel_type else {
                 return Err(SparkError::invalid("relation has no type").into());
             };
-            let plan = self.relation_type(rel_type).await?;
+            let plan = self.relation_type(rel_type, plan_id).await?;
             if let Some(id) = plan_id {
                 self.plan_ids.insert(id, Arc::clone(plan.schema()));
             }
@@ -127,7 +147,11 @@ impl<'c, C: PlanContext> Planner<'c, C> {
         format!("{what}_{}", self.next_alias)
     }
 
-    async fn relation_type(&mut self, rel_type: relation::RelType) -> PlanResult<C> {
+    async fn relation_type(
+        &mut self,
+        rel_type: relation::RelType,
+        plan_id: Option<i64>,
+    ) -> PlanResult<C> {
         use relation::RelType as R;
         match rel_type {
             #[allow(deprecated)]
@@ -302,19 +326,17 @@ impl<'c, C: PlanContext> Planner<'c, C> {
                             SparkError::invalid("withColumns needs one name per column").into()
                         );
                     };
-                    let inner = alias
-                        .expr
-                        .as_deref()
-                        .ok_or_else(|| SparkError::invalid("withColumn without an expression"))?;
-                    new.push((name.clone(), scope.expr(inner)?));
+                    // Aliased as sent, with the metadata of `withMetadata`.
+                    new.push((name.clone(), scope.alias(alias)?));
                 }
                 for (name, expr) in new {
+                    let expr = crate::expr::named_as(expr, &name);
                     match exprs
                         .iter_mut()
                         .find(|(existing, _)| existing.eq_ignore_ascii_case(&name))
                     {
-                        Some(slot) => *slot = (name.clone(), expr.alias(&name)),
-                        None => exprs.push((name.clone(), expr.alias(&name))),
+                        Some(slot) => *slot = (name.clone(), expr),
+                        None => exprs.push((name.clone(), expr)),
                     }
                 }
                 Ok(project(input, exprs.into_iter().map(|(_, e)| e).collect())?)
@@ -342,6 +364,64 @@ impl<'c, C: PlanContext> Planner<'c, C> {
                 Ok(project(input, exprs)?)
             }
             R::Hint(h) => self.input(h.input).await,
+            R::UnresolvedTableValuedFunction(f) => {
+                // spark.tvf: the generators over one row of nothing, and range.
+                let name = f.function_name.to_ascii_lowercase();
+                let one_row = LogicalPlanBuilder::empty(true)
+                    .build()
+                    .map_err(SparkError::from)?;
+                match name.as_str() {
+                    "explode" | "explode_outer" | "posexplode" | "posexplode_outer" | "inline"
+                    | "inline_outer" => {
+                        let exprs =
+                            self.scope(one_row.schema())
+                                .generator(&name, &f.arguments, &[])?;
+                        Ok(project(one_row, exprs)?)
+                    }
+                    "range" => {
+                        let scope = self.scope(one_row.schema());
+                        let mut bounds = Vec::new();
+                        for a in &f.arguments {
+                            match scope.expr(a)? {
+                                Expr::Literal(v, _) => match v.cast_to(&DataType::Int64) {
+                                    Ok(ScalarValue::Int64(Some(n))) => bounds.push(n),
+                                    _ => {
+                                        return Err(SparkError::invalid(
+                                            "range() takes whole numbers",
+                                        )
+                                        .into());
+                                    }
+                                },
+                                _ => {
+                                    return Err(SparkError::invalid(
+                                        "range() takes literal numbers",
+                                    )
+                                    .into());
+                                }
+                            }
+                        }
+                        let (start, end, step) = match bounds.as_slice() {
+                            [end] => (0, *end, 1),
+                            [start, end] => (*start, *end, 1),
+                            [start, end, step] | [start, end, step, _] => (*start, *end, *step),
+                            _ => {
+                                return Err(SparkError::invalid(
+                                    "range() takes one to four numbers",
+                                )
+                                .into());
+                            }
+                        };
+                        if step == 0 {
+                            return Err(SparkError::invalid("range step must not be 0").into());
+                        }
+                        self.ctx.range(start, end, step).await
+                    }
+                    other => Err(SparkError::unsupported(format!(
+                        "[UNSUPPORTED_FEATURE] the table-valued function {other}"
+                    ))
+                    .into()),
+                }
+            }
             R::WithWatermark(w) => self.input(w.input).await,
             R::Repartition(r) => {
                 let input = self.input(r.input).await?;
@@ -386,6 +466,42 @@ impl<'c, C: PlanContext> Planner<'c, C> {
                 let random = crate::functions::scalar(&self.state, "random", vec![])?;
                 Ok(build(
                     LogicalPlanBuilder::from(input).filter(random.lt(lit(fraction))),
+                )?)
+            }
+            R::SampleBy(b) => {
+                // Each row of a stratum kept with the stratum's fraction (others: none).
+                // The random numbers are not Spark's: a seed does not repeat its sample.
+                let input = self.input(b.input).await?;
+                let scope = self.scope(input.schema());
+                let column = b
+                    .col
+                    .as_ref()
+                    .ok_or_else(|| SparkError::invalid("sampleBy without a column"))?;
+                let stratum = scope.expr(column)?;
+                let random = crate::functions::scalar(&self.state, "random", vec![])?;
+                let mut keep: Option<Expr> = None;
+                for f in &b.fractions {
+                    if !(0.0..=1.0).contains(&f.fraction) {
+                        return Err(SparkError::invalid(format!(
+                            "sampleBy fractions must be in [0, 1], not {}",
+                            f.fraction
+                        ))
+                        .into());
+                    }
+                    let value = f.stratum.as_ref().ok_or_else(|| {
+                        SparkError::invalid("sampleBy fraction without a stratum")
+                    })?;
+                    let this = stratum
+                        .clone()
+                        .eq(lit(literal::scalar(value)?))
+                        .and(random.clone().lt(lit(f.fraction)));
+                    keep = Some(match keep {
+                        Some(k) => k.or(this),
+                        None => this,
+                    });
+                }
+                Ok(build(
+                    LogicalPlanBuilder::from(input).filter(keep.unwrap_or(lit(false))),
                 )?)
             }
             R::FillNa(f) => {
@@ -477,6 +593,39 @@ impl<'c, C: PlanContext> Planner<'c, C> {
             R::Crosstab(c) => {
                 let input = self.input(c.input).await?;
                 Ok(self.crosstab(input, &c.col1, &c.col2).await?)
+            }
+            R::CollectMetrics(m) => {
+                // The rows pass through; the metrics are computed over them on their
+                // own once the query has run.
+                let input = self.input(m.input).await?;
+                let metrics = self.scope(input.schema()).named_list(&m.metrics)?;
+                if metrics.is_empty() {
+                    return Err(SparkError::invalid("observe() needs at least one metric").into());
+                }
+                if find_aggregate_exprs(metrics.iter()).is_empty() {
+                    return Err(SparkError::invalid(
+                        "[INVALID_OBSERVED_METRICS.MISSING_NAME] observed metrics must be \
+                         aggregates (count, sum, max, ...)",
+                    )
+                    .into());
+                }
+                let plan = aggregate_then_project(input.clone(), vec![], metrics)?;
+                self.observations.push(Observation {
+                    name: m.name.clone(),
+                    plan_id: plan_id.unwrap_or_default(),
+                    plan,
+                });
+                Ok(input)
+            }
+            R::Transpose(t) => {
+                let input = self.input(t.input).await?;
+                Ok(self.transpose(input, &t.index_columns).await?)
+            }
+            R::FreqItems(f) => {
+                let input = self.input(f.input).await?;
+                Ok(self
+                    .freq_items(input, &f.cols, f.support.unwrap_or(0.01))
+                    .await?)
             }
             R::Catalog(c) => match c.cat_type {
                 Some(cat) => crate::catalog::plan(self.ctx, cat).await,
@@ -929,6 +1078,170 @@ impl<'c, C: PlanContext> Planner<'c, C> {
         Ok(values)
     }
 
+    /// `df.transpose(index)`: the index column's values (ascending, NULLs left out)
+    /// become the columns, named by their text; the other columns become the rows,
+    /// named in the first column `key`, their values cast to one common type.
+    async fn transpose(
+        &mut self,
+        input: LogicalPlan,
+        index_columns: &[sparkling_proto::spark::Expression],
+    ) -> Result<LogicalPlan, C::Error> {
+        let columns = input.schema().columns();
+        let index = match index_columns {
+            [] => Expr::Column(columns.first().cloned().ok_or_else(|| {
+                SparkError::invalid("transpose() of a DataFrame without columns")
+            })?),
+            [one] => self.scope(input.schema()).expr(one)?,
+            _ => {
+                return Err(SparkError::invalid("transpose() takes one index column").into());
+            }
+        };
+        let others: Vec<Column> = columns
+            .into_iter()
+            .filter(|c| !matches!(&index, Expr::Column(i) if i == c))
+            .collect();
+        let mut common: Option<DataType> = None;
+        for c in &others {
+            let t = input
+                .schema()
+                .qualified_field_from_column(c)
+                .map_err(SparkError::from)?
+                .1
+                .data_type()
+                .clone();
+            common = Some(match common {
+                None => t,
+                Some(prev) if prev == t => prev,
+                Some(prev) => datafusion::logical_expr::type_coercion::binary::comparison_coercion(
+                    &prev, &t,
+                )
+                .ok_or_else(|| {
+                    SparkError::invalid(format!(
+                        "[TRANSPOSE_NO_LEAST_COMMON_TYPE] the columns to transpose have no common \
+                         type ({prev} and {t})"
+                    ))
+                })?,
+            });
+        }
+        let common = common.unwrap_or(DataType::Utf8);
+        const INDEX: &str = "__index";
+        let mut projected = vec![index.clone().alias(INDEX)];
+        projected.extend(others.iter().enumerate().map(|(i, c)| {
+            Expr::Cast(Cast::new(Box::new(Expr::Column(c.clone())), common.clone()))
+                .alias(format!("__value_{i}"))
+        }));
+        let plan = LogicalPlanBuilder::from(input)
+            .filter(index.is_not_null())
+            .and_then(|b| b.project(projected))
+            .and_then(|b| b.sort(vec![datafusion::prelude::col(INDEX).sort(true, true)]))
+            .and_then(|b| b.build())
+            .map_err(SparkError::from)?;
+        let batches = self.ctx.collect(plan).await?;
+        let mut names = Vec::new();
+        let mut values: Vec<Vec<ScalarValue>> = vec![Vec::new(); others.len()];
+        for batch in &batches {
+            let text = arrow::compute::cast(batch.column(0), &DataType::Utf8)
+                .map_err(|e| SparkError::invalid(e.to_string()))?;
+            for row in 0..batch.num_rows() {
+                names.push(
+                    ScalarValue::try_from_array(&text, row)
+                        .map_err(SparkError::from)?
+                        .to_string(),
+                );
+                for (i, column) in values.iter_mut().enumerate() {
+                    column.push(
+                        ScalarValue::try_from_array(batch.column(i + 1), row)
+                            .map_err(SparkError::from)?,
+                    );
+                }
+            }
+        }
+        let mut fields = vec![arrow::datatypes::Field::new("key", DataType::Utf8, false)];
+        fields.extend(
+            names
+                .iter()
+                .map(|n| arrow::datatypes::Field::new(n, common.clone(), true)),
+        );
+        let mut arrays: Vec<arrow::array::ArrayRef> =
+            vec![Arc::new(arrow::array::StringArray::from(
+                others.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+            ))];
+        for j in 0..names.len() {
+            let column: Vec<ScalarValue> = values.iter().map(|v| v[j].clone()).collect();
+            arrays.push(if column.is_empty() {
+                arrow::array::new_empty_array(&common)
+            } else {
+                ScalarValue::iter_to_array(column).map_err(SparkError::from)?
+            });
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), arrays)
+            .map_err(|e| SparkError::invalid(e.to_string()))?;
+        let table = MemTable::try_new(schema, vec![vec![batch]]).map_err(SparkError::from)?;
+        let alias = self.fresh_alias("transposed");
+        Ok(build(LogicalPlanBuilder::scan(
+            alias,
+            provider_as_source(Arc::new(table)),
+            None,
+        ))?)
+    }
+
+    /// `df.freqItems(cols, support)`: one row with, per column, the array
+    /// `{col}_freqItems` of its frequent values. Spark's one-pass counter keeps at most
+    /// `1 / support` candidates: with no more distinct values than that it returns
+    /// them all, as here; with more, here exactly the values that occur in at least a
+    /// `support` share of the rows (Spark's answer may hold a few more).
+    async fn freq_items(
+        &self,
+        input: LogicalPlan,
+        cols: &[String],
+        support: f64,
+    ) -> Result<LogicalPlan, C::Error> {
+        if !(1e-4..=1.0).contains(&support) {
+            return Err(SparkError::invalid(format!(
+                "[INVALID_PARAMETER_VALUE] support must be in [1e-4, 1], not {support}"
+            ))
+            .into());
+        }
+        let candidates = (1.0 / support) as usize;
+        let mut columns = Vec::with_capacity(cols.len());
+        for name in cols {
+            let column = self.scope(input.schema()).column(name, None)?;
+            let t = column.get_type(input.schema()).map_err(SparkError::from)?;
+            const VALUE: &str = "__value";
+            const COUNT: &str = "__count";
+            let count = crate::functions::aggregate(&self.state, "count", vec![lit(1i64)], false)?
+                .alias(COUNT);
+            let plan = LogicalPlanBuilder::from(input.clone())
+                .project(vec![column.alias(VALUE)])
+                .and_then(|b| b.aggregate(vec![datafusion::prelude::col(VALUE)], vec![count]))
+                .and_then(|b| b.build())
+                .map_err(SparkError::from)?;
+            let mut counted: Vec<(ScalarValue, i64)> = Vec::new();
+            for batch in self.ctx.collect(plan).await? {
+                let counts = batch
+                    .column(1)
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .ok_or_else(|| SparkError::invalid("freqItems: counts are not integers"))?;
+                for row in 0..batch.num_rows() {
+                    let value = ScalarValue::try_from_array(batch.column(0), row)
+                        .map_err(SparkError::from)?;
+                    counted.push((value, counts.value(row)));
+                }
+            }
+            let rows: i64 = counted.iter().map(|(_, n)| n).sum();
+            if counted.len() > candidates {
+                counted.retain(|(_, n)| *n as f64 >= support * rows as f64);
+            }
+            let mut values: Vec<ScalarValue> = counted.into_iter().map(|(v, _)| v).collect();
+            values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            let list = ScalarValue::List(ScalarValue::new_list_nullable(&values, &t));
+            columns.push(lit(list).alias(format!("{name}_freqItems")));
+        }
+        Ok(build(LogicalPlanBuilder::empty(true).project(columns))?)
+    }
+
     fn deduplicate(
         &mut self,
         input: LogicalPlan,
@@ -1199,6 +1512,7 @@ fn build(
 /// (`df.select(sum("x"))`) and window functions a window (`row_number().over(w)`),
 /// as in Spark.
 pub fn project(input: LogicalPlan, exprs: Vec<Expr>) -> Result<LogicalPlan, SparkError> {
+    let (input, exprs) = unnest_generators(input, exprs)?;
     let has_aggregate = !find_aggregate_exprs(exprs.iter()).is_empty();
     let windows = find_window_exprs(exprs.iter());
     if has_aggregate && windows.is_empty() {
@@ -1215,6 +1529,121 @@ pub fn project(input: LogicalPlan, exprs: Vec<Expr>) -> Result<LogicalPlan, Spar
     Ok(LogicalPlanBuilder::from(input).project(exprs)?.build()?)
 }
 
+/// Rows for the elements of the lists generators (`explode` and its kin, as
+/// `Expr::Unnest`) read: the lists are computed beside `input`'s columns, unnested
+/// together (zipped; a NULL list makes no row) and `exprs` read the elements.
+fn unnest_generators(
+    input: LogicalPlan,
+    exprs: Vec<Expr>,
+) -> Result<(LogicalPlan, Vec<Expr>), SparkError> {
+    let mut lists: Vec<Expr> = Vec::new();
+    for e in &exprs {
+        e.apply(|node| {
+            if let Expr::Unnest(u) = node
+                && !lists.contains(&u.expr)
+            {
+                lists.push((*u.expr).clone());
+            }
+            Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+        })?;
+    }
+    if lists.is_empty() {
+        return Ok((input, exprs));
+    }
+    let names: Vec<String> = (0..lists.len())
+        .map(|i| format!("__generated_{i}"))
+        .collect();
+    let mut computed: Vec<Expr> = input
+        .schema()
+        .columns()
+        .into_iter()
+        .map(Expr::Column)
+        .collect();
+    computed.extend(
+        lists
+            .iter()
+            .zip(&names)
+            .map(|(list, name)| list.clone().alias(name)),
+    );
+    let options = datafusion::common::UnnestOptions::new().with_preserve_nulls(false);
+    let unnested = LogicalPlanBuilder::from(input)
+        .project(computed)?
+        .unnest_columns_with_options(names.iter().map(Column::from_name).collect(), options)?
+        .build()?;
+    let exprs = exprs
+        .into_iter()
+        .map(|e| {
+            Ok(e.transform_down(|node| match &node {
+                Expr::Unnest(u) => {
+                    let i = lists.iter().position(|l| l == u.expr.as_ref()).unwrap_or(0);
+                    Ok(Transformed::yes(Expr::Column(Column::from_name(
+                        names[i].clone(),
+                    ))))
+                }
+                _ => Ok(Transformed::no(node)),
+            })?
+            .data)
+        })
+        .collect::<Result<Vec<_>, SparkError>>()?;
+    // The fields `inline` reads of a generated struct come from unnesting the struct
+    // too (its fields become columns `name.field`).
+    let mut structs: Vec<String> = Vec::new();
+    for e in &exprs {
+        e.apply(|node| {
+            if let Some((column, _)) = generated_field(node, &names)
+                && !structs.iter().any(|s| s == column)
+            {
+                structs.push(column.to_string());
+            }
+            Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+        })?;
+    }
+    if structs.is_empty() {
+        return Ok((unnested, exprs));
+    }
+    let unnested = LogicalPlanBuilder::from(unnested)
+        .unnest_columns_with_options(
+            structs.iter().map(Column::from_name).collect(),
+            datafusion::common::UnnestOptions::new().with_preserve_nulls(false),
+        )?
+        .build()?;
+    let exprs = exprs
+        .into_iter()
+        .map(|e| {
+            Ok(
+                e.transform_down(|node| match generated_field(&node, &names) {
+                    Some((column, field)) => Ok(Transformed::yes(Expr::Column(Column::from_name(
+                        format!("{column}.{field}"),
+                    )))),
+                    None => Ok(Transformed::no(node)),
+                })?
+                .data,
+            )
+        })
+        .collect::<Result<Vec<_>, SparkError>>()?;
+    Ok((unnested, exprs))
+}
+
+/// `get_field(generated, 'field')` of one of the generated columns `names`: the
+/// column and the field.
+fn generated_field<'e>(e: &'e Expr, names: &[String]) -> Option<(&'e str, &'e str)> {
+    let Expr::ScalarFunction(f) = e else {
+        return None;
+    };
+    if f.name() != "get_field" {
+        return None;
+    }
+    match f.args.as_slice() {
+        [
+            Expr::Column(c),
+            Expr::Literal(ScalarValue::Utf8(Some(field)), _),
+        ] if c.relation.is_none() && names.contains(&c.name) => {
+            Some((c.name.as_str(), field.as_str()))
+        }
+        _ => None,
+    }
+}
+
 /// Groups `input` by `groups` computing the aggregate functions inside `aggs`, then
 /// evaluates `aggs` over them (`round(avg(x), 2)`), keys first.
 pub fn aggregate_then_project(
@@ -1222,6 +1651,8 @@ pub fn aggregate_then_project(
     groups: Vec<Expr>,
     aggs: Vec<Expr>,
 ) -> Result<LogicalPlan, SparkError> {
+    // Groups by a generator (a sliding `window`) count each row once per element.
+    let (input, groups) = unnest_generators(input, groups)?;
     let functions = find_aggregate_exprs(aggs.iter());
     for e in &aggs {
         let leftover = replace_with_columns(e.clone(), &functions)?;
@@ -1537,6 +1968,26 @@ pub fn bound_sql(sql: &sparkling_proto::spark::Sql) -> crate::error::Result<Stri
         .map_err(|e| SparkError::invalid(e.to_string()))
 }
 
+/// `show()`/`_repr_html_()` of a plan: one row more than shown, to tell whether there are more.
+fn show_of(
+    input: LogicalPlan,
+    num_rows: i32,
+    truncate: i32,
+    vertical: bool,
+    html: bool,
+) -> Result<Planned, SparkError> {
+    let num_rows = num_rows.max(0) as usize;
+    Ok(Planned::Show {
+        plan: LogicalPlanBuilder::from(input)
+            .limit(0, Some(num_rows + 1))?
+            .build()?,
+        num_rows,
+        truncate: truncate.max(0) as usize,
+        vertical,
+        html,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1587,6 +2038,9 @@ mod tests {
             Err(SparkError::unsupported("views"))
         }
         async fn drop_temp_view(&self, _: &str) -> Result<bool, SparkError> {
+            Ok(false)
+        }
+        async fn drop_global_temp_view(&self, _: &str) -> Result<bool, SparkError> {
             Ok(false)
         }
     }
@@ -1791,24 +2245,4 @@ mod tests {
             "{message}"
         );
     }
-}
-
-/// `show()`/`_repr_html_()` of a plan: one row more than shown, to tell whether there are more.
-fn show_of(
-    input: LogicalPlan,
-    num_rows: i32,
-    truncate: i32,
-    vertical: bool,
-    html: bool,
-) -> Result<Planned, SparkError> {
-    let num_rows = num_rows.max(0) as usize;
-    Ok(Planned::Show {
-        plan: LogicalPlanBuilder::from(input)
-            .limit(0, Some(num_rows + 1))?
-            .build()?,
-        num_rows,
-        truncate: truncate.max(0) as usize,
-        vertical,
-        html,
-    })
 }

@@ -258,6 +258,23 @@ fn spark_from_unixtime(e: &Expr) -> Option<Expr> {
     )))
 }
 
+/// An expression outside any plan (a lambda's body) with Spark's arithmetic,
+/// DataFusion's type coercion and simplification applied, as the analyzer and the
+/// optimizer do to a plan's.
+pub(crate) fn spark_expr(e: Expr, schema: &DFSchema) -> Result<Expr> {
+    let e = e
+        .transform_up(|e| narrow_literal(e).transform_data(|e| rewrite(e, schema)))?
+        .data;
+    let mut coercion =
+        datafusion::optimizer::analyzer::type_coercion::TypeCoercionRewriter::new(schema);
+    let e = e.rewrite(&mut coercion)?.data;
+    // Functions that only exist to be rewritten (`coalesce`, `nvl`) are, as the
+    // optimizer would.
+    let context = datafusion::logical_expr::simplify::SimplifyContext::default()
+        .with_schema(Arc::new(schema.clone()));
+    datafusion::optimizer::simplify_expressions::ExprSimplifier::new(context).simplify(e)
+}
+
 fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     if let Some(spark) = spark_from_unixtime(&e) {
         return Ok(Transformed::yes(spark));

@@ -47,24 +47,15 @@ pub fn show_string(names: &[String], batches: &[RecordBatch], options: &ShowOpti
     }
     let has_more = rows.len() > options.num_rows;
     rows.truncate(options.num_rows);
-    let truncate = |s: String| -> String {
-        let t = options.truncate;
-        if t > 0 && s.chars().count() > t {
-            if t < 4 {
-                s.chars().take(t).collect()
-            } else {
-                let mut cut: String = s.chars().take(t - 3).collect();
-                cut.push_str("...");
-                cut
-            }
-        } else {
-            s
-        }
-    };
-    let header: Vec<String> = names.iter().cloned().map(truncate).collect();
+    // Spark cuts long cells, never the header.
+    let header: Vec<String> = names.to_vec();
     let rows: Vec<Vec<String>> = rows
         .into_iter()
-        .map(|r| r.into_iter().map(truncate).collect())
+        .map(|r| {
+            r.into_iter()
+                .map(|c| truncate_cell(c, options.truncate))
+                .collect()
+        })
         .collect();
     let mut out = String::new();
     if options.vertical {
@@ -178,16 +169,7 @@ pub fn html_string(names: &[String], batches: &[RecordBatch], options: &ShowOpti
         let cells: Vec<String> = row
             .into_iter()
             .map(|c| {
-                let t = options.truncate;
-                let c = if t > 0 && c.chars().count() > t {
-                    if t < 4 {
-                        c.chars().take(t).collect()
-                    } else {
-                        format!("{}...", c.chars().take(t - 3).collect::<String>())
-                    }
-                } else {
-                    c
-                };
+                let c = truncate_cell(c, options.truncate);
                 escape(&c)
             })
             .collect();
@@ -410,6 +392,19 @@ fn timestamp_string(micros: i64, tz: Option<&arrow::array::timezone::Tz>) -> Str
     } else {
         let digits = format!("{fraction:06}");
         format!("{base}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+/// A cell cut to `truncate` characters (`...` ending it), as `show(truncate=n)` prints it.
+fn truncate_cell(s: String, truncate: usize) -> String {
+    if truncate == 0 || s.chars().count() <= truncate {
+        s
+    } else if truncate < 4 {
+        s.chars().take(truncate).collect()
+    } else {
+        let mut cut: String = s.chars().take(truncate - 3).collect();
+        cut.push_str("...");
+        cut
     }
 }
 

@@ -22,12 +22,15 @@ pub fn spark_schema(schema: &Schema) -> DataType {
     }
 }
 
+/// The key of the Arrow field metadata holding a column's Spark metadata (JSON).
+pub const SPARK_METADATA: &str = "spark.metadata";
+
 fn spark_field(field: &Field) -> data_type::StructField {
     data_type::StructField {
         name: field.name().clone(),
         data_type: Some(spark_type(field.data_type())),
         nullable: field.is_nullable(),
-        metadata: None,
+        metadata: field.metadata().get(SPARK_METADATA).cloned(),
     }
 }
 
@@ -556,32 +559,55 @@ impl<'a> DdlParser<'a> {
     }
 }
 
-/// The Arrow type Spark's clients read for `t`: unsigned integers as the signed
-/// type (or decimal) [`spark_type`] reports them as.
-pub fn signed_type(t: &ArrowType) -> Option<ArrowType> {
+/// The Arrow type Spark's clients read for `t`, where it differs: unsigned integers
+/// as the signed type (or decimal) [`spark_type`] reports them as, string and binary
+/// views as plain strings and binaries (PySpark cannot convert views), inside lists,
+/// maps and structs too.
+pub fn client_type(t: &ArrowType) -> Option<ArrowType> {
+    let field = |f: &Arc<Field>| -> Option<Arc<Field>> {
+        client_type(f.data_type()).map(|t| Arc::new(f.as_ref().clone().with_data_type(t)))
+    };
     Some(match t {
         ArrowType::UInt8 => ArrowType::Int16,
         ArrowType::UInt16 => ArrowType::Int32,
         ArrowType::UInt32 => ArrowType::Int64,
         ArrowType::UInt64 => ArrowType::Decimal128(20, 0),
+        ArrowType::Utf8View => ArrowType::Utf8,
+        ArrowType::BinaryView => ArrowType::Binary,
+        ArrowType::List(f) => ArrowType::List(field(f)?),
+        ArrowType::LargeList(f) => ArrowType::LargeList(field(f)?),
+        ArrowType::Map(f, sorted) => ArrowType::Map(field(f)?, *sorted),
+        ArrowType::Struct(fields) => {
+            if fields.iter().all(|f| client_type(f.data_type()).is_none()) {
+                return None;
+            }
+            ArrowType::Struct(
+                fields
+                    .iter()
+                    .map(|f| field(f).unwrap_or_else(|| Arc::clone(f)))
+                    .collect(),
+            )
+        }
         _ => return None,
     })
 }
 
-/// `batch` with unsigned integer columns cast to the types [`signed_type`] gives.
-pub fn signed(batch: arrow::record_batch::RecordBatch) -> Result<arrow::record_batch::RecordBatch> {
+/// `batch` with its columns cast to the types [`client_type`] gives.
+pub fn client_batch(
+    batch: arrow::record_batch::RecordBatch,
+) -> Result<arrow::record_batch::RecordBatch> {
     let schema = batch.schema();
     if !schema
         .fields()
         .iter()
-        .any(|f| signed_type(f.data_type()).is_some())
+        .any(|f| client_type(f.data_type()).is_some())
     {
         return Ok(batch);
     }
     let mut fields = Vec::with_capacity(schema.fields().len());
     let mut columns = Vec::with_capacity(schema.fields().len());
     for (f, c) in schema.fields().iter().zip(batch.columns()) {
-        match signed_type(f.data_type()) {
+        match client_type(f.data_type()) {
             Some(t) => {
                 columns.push(
                     arrow::compute::cast(c, &t)

@@ -95,7 +95,7 @@ pub struct CreateTable {
     pub or_replace: bool,
     /// Column definitions as SQL (`a INT, b STRING`).
     pub columns: Option<String>,
-    /// `USING format` (only `iceberg` is accepted).
+    /// `USING format` (`iceberg`, or `parquet` for a managed table).
     pub using: Option<String>,
     /// `PARTITIONED BY` terms.
     pub partitioned_by: Vec<PartitionTerm>,

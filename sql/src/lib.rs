@@ -2,7 +2,7 @@
 //! plans it, with no engine, runtime or cluster behind it.
 //!
 //! - [`script`] splits a script into statements;
-//! - [`rewrite`] runs the rewrite chain ([`named_args`], [`stream_syntax`],
+//! - [`rewrite`] runs the rewrite chain ([`function_names`], [`named_args`], [`stream_syntax`],
 //!   [`table_syntax`]) on one statement, on the tokens of [`tokens`];
 //! - [`ddl`] parses Spark's DDL for Iceberg tables and pipeline datasets, with their
 //!   [`partition`] terms;
@@ -14,6 +14,7 @@
 
 pub mod ddl;
 pub mod error;
+pub mod function_names;
 pub mod named_args;
 pub mod names;
 pub mod parameters;

@@ -46,6 +46,38 @@ pub fn split_table_name(name: &str, default_namespace: &str) -> (String, String)
     }
 }
 
+/// The parts of a table name as the DataFrame API takes it (`saveAsTable("db.T")`):
+/// split at dots outside backquotes; unquoted parts ignore case, so they are
+/// lowercased as SQL's unquoted names are (`` `My.T` `` stays one part, as written).
+pub fn parse_table_name(text: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut quoted_part = false;
+    let mut in_quotes = false;
+    let mut chars = text.trim().chars().peekable();
+    let finish = |current: &mut String, quoted: &mut bool, parts: &mut Vec<String>| {
+        let part = std::mem::take(current);
+        parts.push(if *quoted { part } else { part.to_lowercase() });
+        *quoted = false;
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '`' if in_quotes && chars.peek() == Some(&'`') => {
+                current.push('`');
+                chars.next();
+            }
+            '`' => {
+                in_quotes = !in_quotes;
+                quoted_part = true;
+            }
+            '.' if !in_quotes => finish(&mut current, &mut quoted_part, &mut parts),
+            c => current.push(c),
+        }
+    }
+    finish(&mut current, &mut quoted_part, &mut parts);
+    parts
+}
+
 /// `text` as a SQL string literal: `O'Brien` becomes `'O''Brien'`.
 pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -75,6 +107,14 @@ mod tests {
         assert!(table_name_parts(&parts("a.b.c.d")).is_err());
         assert_eq!(namespace_name(&parts("spark_catalog.ns")).unwrap(), "ns");
         assert!(namespace_name(&parts("a.b.c")).is_err());
+    }
+
+    #[test]
+    fn data_frame_table_names_ignore_case_unless_quoted() {
+        assert_eq!(parse_table_name("tblA"), vec!["tbla"]);
+        assert_eq!(parse_table_name("Db.tblA"), vec!["db", "tbla"]);
+        assert_eq!(parse_table_name("db.`My.T`"), vec!["db", "My.T"]);
+        assert_eq!(parse_table_name("`a``b`"), vec!["a`b"]);
     }
 
     #[test]

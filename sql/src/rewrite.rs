@@ -1,4 +1,5 @@
-//! The rewrite chain every statement passes before DataFusion plans it: named options
+//! The rewrite chain every statement passes before DataFusion plans it: table function
+//! names lose their case ([`crate::function_names`]), named options
 //! of table functions become pairs ([`crate::named_args`]), `STREAM(source)` becomes a
 //! streaming table function ([`crate::stream_syntax`]) and, where Iceberg tables are
 //! there, Spark's time travel and metadata tables become table functions
@@ -14,6 +15,9 @@ pub fn rewrite(sql: &str, lakehouse: bool) -> Result<Cow<'_, str>> {
     let mut text = Cow::Borrowed(sql);
     if let Some(divided) = crate::spark_operators::rewrite(&text) {
         text = Cow::Owned(divided);
+    }
+    if let Some(lowered) = crate::function_names::rewrite(&text) {
+        text = Cow::Owned(lowered);
     }
     if let Some(named) = crate::named_args::rewrite(&text) {
         text = Cow::Owned(named);

@@ -12,6 +12,7 @@ import argparse
 import doctest
 import importlib
 import os
+import re
 import sys
 import time
 import traceback
@@ -44,8 +45,9 @@ def examples(module_name):
     return module, sorted(tests, key=lambda t: t.name)
 
 
-def run(test, module, session):
-    """Whether all examples of one docstring pass on `session`, and the first failure."""
+def run(test, module, session, details=None):
+    """Whether all examples of one docstring pass on `session`, and the first failure
+    (with what was expected and what came, in full, appended to `details`)."""
     globs = dict(module.__dict__)
     globs["spark"] = session
     globs["sc"] = None
@@ -56,10 +58,15 @@ def run(test, module, session):
     class Runner(doctest.DocTestRunner):
         def report_failure(self, out, test, example, got):
             failures.append(f"{example.source.strip()[:80]!r}: got {got.strip()[:160]!r}")
+            if details is not None:
+                details.append(f"## {test.name}\n>>> {example.source}want:\n{example.want}"
+                               f"got:\n{got}")
 
         def report_unexpected_exception(self, out, test, example, exc_info):
             message = "".join(traceback.format_exception_only(exc_info[0], exc_info[1]))
             failures.append(f"{example.source.strip()[:80]!r}: {message.strip()[:200]}")
+            if details is not None:
+                details.append(f"## {test.name}\n>>> {example.source}raised:\n{message}")
 
     runner = Runner(optionflags=FLAGS, verbose=False)
     try:
@@ -81,7 +88,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--modules", nargs="*", default=MODULES)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--only", default=None,
+                        help="a regular expression: run only the docstrings whose name matches")
+    parser.add_argument("--details", default=None,
+                        help="a file for each failure's example, expected and actual output")
     args = parser.parse_args()
+    only = re.compile(args.only) if args.only else None
+    details = []
     cluster = Cluster()
     server = SparkServer()
     results = {}
@@ -91,9 +104,11 @@ def main():
             module, tests = examples(name)
             rows = []
             for t in tests:
+                if only and not only.search(t.name):
+                    continue
                 started = time.monotonic()
                 spark_ok, _ = run(t, module, theirs)
-                ours_ok, why = run(t, module, ours) if spark_ok else (False, "")
+                ours_ok, why = run(t, module, ours, details) if spark_ok else (False, "")
                 rows.append((t.name, spark_ok, ours_ok, why))
                 print(f"{t.name}: spark={'ok' if spark_ok else 'FAIL'} "
                       f"sparkling={'ok' if ours_ok else ('FAIL' if spark_ok else '-')} "
@@ -102,6 +117,9 @@ def main():
     finally:
         server.stop()
         cluster.stop()
+    if args.details:
+        with open(args.details, "w") as f:
+            f.write("\n".join(details))
     report = render(results)
     if args.out:
         with open(args.out, "w") as f:

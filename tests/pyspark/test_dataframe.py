@@ -268,6 +268,12 @@ def test_write_files_with_save_modes(spark, reference, tmp_path):
         csv = str(tmp_path / (name + "-csv"))
         people(s).write.option("header", True).csv(csv)
         assert s.read.option("header", True).csv(csv).count() == 5
+        # Spark writes no header by default, and reads `nullValue` as NULL.
+        plain = str(tmp_path / (name + "-plain"))
+        people(s).write.csv(plain)
+        back = s.read.csv(plain, schema=PEOPLE_SCHEMA, nullValue="Bob")
+        assert sorted((r.id, r.name) for r in back.collect()) == [
+            (1, "Alice"), (2, None), (3, "Carol"), (4, "Dan"), (5, "Eve")]
 
 
 def test_more_transformations(spark, reference):
@@ -363,3 +369,153 @@ def test_more_functions(spark, reference):
         F.count_if(F.col("x") > 5).alias("n"), F.max_by("id", "x").alias("mx"),
         F.min_by("id", "x").alias("mn"), F.every(F.col("x") > 1).alias("ev"),
         F.some(F.col("x") > 5).alias("so")))
+
+
+def test_generators(spark, reference):
+    def frame(s):
+        return s.createDataFrame(
+            [(1, [1, 2, 3], {"a": 1}), (2, [], {}), (3, None, None), (4, [None, 5], {"b": 2})],
+            "id int, xs array<int>, m map<string,int>")
+
+    assert_same(spark, reference, lambda s: frame(s).select("id", F.explode("xs")))
+    assert_same(spark, reference, lambda s: frame(s).select("id", F.explode_outer("xs").alias("x")))
+    assert_same(spark, reference, lambda s: frame(s).select("id", F.posexplode("xs")))
+    assert_same(spark, reference, lambda s: frame(s).select("id", F.posexplode_outer("xs")))
+    assert_same(spark, reference, lambda s: frame(s).select("id", F.explode("m")))
+    assert_same(spark, reference,
+                lambda s: frame(s).select("id", F.explode("m").alias("k", "v")))
+    assert_same(spark, reference, lambda s: frame(s).withColumn("x", F.explode("xs")))
+    assert_same(spark, reference, lambda s: s.createDataFrame(
+        [(1, [(1, "a"), (2, "b")])], "id int, ps array<struct<n:int,s:string>>").select(
+        "id", F.inline("ps")))
+    assert_same(spark, reference,
+                lambda s: s.tvf.explode(F.array(F.lit(1), F.lit(2), F.lit(3))))
+
+
+def test_higher_order_functions(spark, reference):
+    def frame(s):
+        return s.createDataFrame(
+            [(1, [1, 2, 3], [10, 20], {"a": 1, "b": 2}, 5), (2, [], [1], {}, 0),
+             (3, None, None, None, 1), (4, [None, 4], [7, 8, 9], {"c": None}, 2)],
+            "id int, xs array<int>, ys array<int>, m map<string,int>, k int")
+
+    assert_same(spark, reference, lambda s: frame(s).select(
+        "id",
+        F.transform("xs", lambda x: x * 2).alias("doubled"),
+        F.transform("xs", lambda x, i: x + i + F.col("k")).alias("shifted"),
+        F.filter("xs", lambda x: x > 1).alias("big"),
+        F.exists("xs", lambda x: x > 2).alias("any3"),
+        F.forall("xs", lambda x: x > 0).alias("allpos"),
+        F.aggregate("xs", F.lit(0), lambda acc, x: acc + x).alias("total"),
+        F.aggregate("xs", F.lit(0.0), lambda acc, x: acc + x, lambda acc: acc / 2).alias("half"),
+        F.zip_with("xs", "ys", lambda x, y: F.coalesce(x, F.lit(0)) + y).alias("zipped"),
+        F.transform("xs", lambda x: F.transform("ys", lambda y: x * y)).alias("nested")))
+    assert_same(spark, reference, lambda s: frame(s).select(
+        "id",
+        F.map_filter("m", lambda k, v: v > 1).alias("mf"),
+        F.transform_values("m", lambda k, v: v * 10).alias("tv"),
+        F.transform_keys("m", lambda k, v: F.upper(k)).alias("tk")))
+
+
+def test_time_windows_and_hash(spark, reference):
+    def events(s):
+        return s.createDataFrame(
+            [("2024-01-01 10:03:00", 1), ("2024-01-01 10:07:00", 2),
+             ("2024-01-01 10:12:00", 3), ("2024-01-01 10:14:59", 4)],
+            "t string, v int").select(F.col("t").cast("timestamp").alias("t"), "v")
+
+    assert_same(spark, reference, lambda s: events(s).groupBy(
+        F.window("t", "10 minutes")).agg(F.sum("v").alias("total")))
+    assert_same(spark, reference, lambda s: events(s).groupBy(
+        F.window("t", "10 minutes", "5 minutes")).agg(F.sum("v").alias("total")))
+    assert_same(spark, reference, lambda s: events(s).select(
+        "v", F.window("t", "1 hour", startTime="15 minutes").alias("w")))
+    assert_same(spark, reference, lambda s: s.createDataFrame(
+        [(1, 2, "Spark", 1.5, None), (-7, 0, "", -0.0, "x")],
+        "i int, l bigint, s string, d double, n string").select(
+        F.hash("i"), F.hash("l"), F.hash("s"), F.hash("d"), F.hash("n"),
+        F.hash("i", "s", "d").alias("all"), F.hash(F.array("i", "i")).alias("arr"),
+        F.xxhash64("i", "l", "s", "d", "n").alias("xx")))
+    assert_same(spark, reference, lambda s: s.sql(
+        "SELECT hash('Spark', array(123), 2) AS h, xxhash64('Spark', array(123), 2) AS x, "
+        "int('7') AS i, string(1) AS s"))
+
+
+def test_names_spark_gives(spark, reference):
+    # Capitalized math functions, defaults Spark shows, trim's SQL form.
+    assert_same(spark, reference, lambda s: s.createDataFrame(
+        [(2.5, "**x*", [3, 1])], "v double, t string, xs array<int>").select(
+        F.acos(F.lit(0.5)), F.sqrt("v"), F.pow("v", 2), F.log(F.lit(2.0), "v"), F.log("v"),
+        F.round("v"), F.bround("v"), F.ceil("v"), F.floor("v"), F.signum("v"), F.pi(),
+        F.ltrim("t", F.lit("*")), F.rtrim("t", F.lit("*")), F.trim("t", F.lit("*")),
+        F.reverse("xs"), F.reverse("t"), F.negative("v"),
+        F.substr("t", F.lit(2)), F.rlike("t", F.lit("x"))))
+    assert_same(spark, reference, lambda s: s.range(4).select(
+        F.std("id"), F.stddev("id"), F.first("id"), F.last("id", True), F.count_distinct("id")))
+
+
+def test_views_and_tables_as_spark_makes_them(spark, reference):
+    def program(s):
+        s.createDataFrame([(1, "a")], "id int, v string").createOrReplaceGlobalTempView("gv")
+        return s.sql("SELECT * FROM global_temp.gv")
+
+    assert_same(spark, reference, program)
+    for s in (spark, reference):
+        s.sql("DROP TABLE IF EXISTS parquet_made")
+        s.sql("CREATE TABLE parquet_made (name STRING, age INT) USING parquet")
+        s.sql("INSERT INTO parquet_made VALUES ('a', 1)")
+    assert_same(spark, reference, lambda s: s.table("parquet_made"))
+    assert_same(spark, reference, lambda s: s.createDataFrame(
+        [(1, 11), (1, 11), (3, 10), (4, 8), (4, 8)], ["c1", "c2"]).freqItems(["c1", "c2"]).select(
+        F.sort_array("c1_freqItems"), F.sort_array("c2_freqItems")))
+    assert spark.catalog.dropGlobalTempView("gv") is True
+    assert spark.catalog.dropGlobalTempView("gv") is False
+
+
+def test_column_metadata(spark, reference):
+    for s in (spark, reference):
+        df = people(s).select(F.col("age").alias("a", metadata={"max": 99}), "name")
+        assert df.schema["a"].metadata == {"max": 99}
+        assert people(s).withMetadata("age", {"unit": "years"}).schema["age"].metadata == {
+            "unit": "years"}
+
+
+def test_struct_fields_and_map_values(spark, reference):
+    def frame(s):
+        return s.createDataFrame(
+            [(1, (1, (2, "x")), {"k": 1}), (2, None, {})],
+            "id int, s struct<a:int, b:struct<c:int, d:string>>, m map<string,int>")
+
+    assert_same(spark, reference, lambda s: frame(s).select(
+        "id", F.col("s").withField("e", F.lit(3)).alias("added"),
+        F.col("s").withField("a", F.lit(9)).alias("replaced"),
+        F.col("s").withField("b.c", F.lit(7)).alias("nested"),
+        F.col("s").dropFields("a").alias("dropped"),
+        F.col("m")["k"].alias("k"), F.col("m").getItem("z").alias("z")))
+
+
+def test_transpose_and_sample_by(spark, reference):
+    def frame(s):
+        return s.createDataFrame([("B", 3, 4), ("A", 1, 2), (None, 5, 6)], "id string, v1 int, v2 int")
+
+    assert_same(spark, reference, lambda s: frame(s).transpose(), ordered=True)
+    assert_same(spark, reference, lambda s: frame(s).drop("id").transpose(F.col("v2")), ordered=True)
+    # Random, as on Spark: only the strata and the extremes are certain.
+    sample = people(spark).sampleBy("country", {"NL": 1.0, "DE": 0.0}).collect()
+    assert sorted(r.id for r in sample) == [1, 3]
+
+
+def test_observe_and_implicit_text(spark, reference):
+    from pyspark.sql import Observation
+
+    results = []
+    for s in (spark, reference):
+        observation = Observation("metrics")
+        df = people(s).observe(observation, F.count(F.lit(1)).alias("rows"),
+                               F.max("age").alias("oldest"), F.sum("id").alias("ids"))
+        assert df.filter("age > 30").count() == 3
+        results.append(observation.get)
+    assert results[0] == results[1] == {"rows": 5, "oldest": 45, "ids": 15}
+    assert_same(spark, reference, lambda s: people(s).select(
+        F.upper("id").alias("u"), F.lpad("age", 4, "0").alias("p"),
+        F.concat_ws("-", "id", "name").alias("c")))
