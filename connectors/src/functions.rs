@@ -71,6 +71,7 @@ pub fn with_sparkling_functions(builder: SessionStateBuilder) -> SessionStateBui
     functions.extend(crate::lambda::functions());
     functions.extend(sparkling_spark::casts::functions());
     functions.extend(sparkling_spark::hash::functions());
+    functions.extend(sparkling_spark::regex::functions());
     builder
 }
 

@@ -374,8 +374,15 @@ impl Session {
                 .into_iter()
                 .find(|e| e.key == df_key)
                 .and_then(|e| e.value);
-            if let Some(default) = default {
-                self.set_conf(key, &default)?;
+            match default {
+                Some(default) => self.set_conf(key, &default)?,
+                // The time zone has no default value: unset, it is UTC again.
+                None if df_key == "datafusion.execution.time_zone" => {
+                    let state = self.ctx.state_ref();
+                    let mut state = state.write();
+                    state.config_mut().options_mut().execution.time_zone = None;
+                }
+                None => {}
             }
         } else {
             self.spark_conf.lock().remove(key);

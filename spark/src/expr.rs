@@ -128,6 +128,18 @@ impl<'a> Scope<'a> {
                     }
                 }])
             }
+            // A map's value is named `m[key]`, a struct's field `s.key`.
+            Some(ExprType::UnresolvedExtractValue(x))
+                if x.child.as_deref().is_some_and(|child| {
+                    self.expr(child)
+                        .and_then(|c| Ok(c.get_type(self.schema)?))
+                        .is_ok_and(|t| matches!(t, DataType::Map(..)))
+                }) =>
+            {
+                let child = x.child.as_deref().map(names::name).unwrap_or_default();
+                let key = x.extraction.as_deref().map(names::name).unwrap_or_default();
+                Ok(vec![self.expr(e)?.alias(format!("{child}[{key}]"))])
+            }
             Some(ExprType::UnresolvedAttribute(_)) => {
                 let expr = self.expr(e)?;
                 match expr {
@@ -561,7 +573,47 @@ impl<'a> Scope<'a> {
             Some(CastToType::TypeStr(s)) => parse_type(s)?,
             None => return Err(SparkError::invalid("cast without a type")),
         };
-        let expr = Box::new(self.expr(child)?);
+        let expr = self.expr(child)?;
+        let text = matches!(
+            expr.get_type(self.schema),
+            Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+        );
+        if text
+            && let DataType::Timestamp(unit, Some(_)) = &to
+            && EvalMode::try_from(c.eval_mode) != Ok(EvalMode::Try)
+        {
+            // Text without an offset is a time in the session's zone.
+            let naive = Expr::Cast(Cast::new(Box::new(expr), DataType::Timestamp(*unit, None)));
+            return Ok(functions::in_session_zone(self.state, naive));
+        }
+        if let Ok(DataType::Timestamp(unit, _)) = expr.get_type(self.schema)
+            && (to.is_integer() || to.is_floating())
+        {
+            // A timestamp as a number is seconds since the epoch (whole seconds, rounded
+            // down, for integers).
+            use arrow::datatypes::TimeUnit;
+            let per_second: i64 = match unit {
+                TimeUnit::Second => 1,
+                TimeUnit::Millisecond => 1_000,
+                TimeUnit::Microsecond => 1_000_000,
+                TimeUnit::Nanosecond => 1_000_000_000,
+            };
+            let count = Expr::Cast(Cast::new(Box::new(expr), DataType::Int64));
+            let seconds = if to.is_integer() {
+                functions::scalar(
+                    self.state,
+                    "floor",
+                    vec![
+                        Expr::Cast(Cast::new(Box::new(count), DataType::Float64))
+                            / lit(per_second as f64),
+                    ],
+                )?
+            } else {
+                Expr::Cast(Cast::new(Box::new(count), DataType::Float64)) / lit(per_second as f64)
+            };
+            return Ok(Expr::Cast(Cast::new(Box::new(seconds), to)));
+        }
+        let expr = Box::new(expr);
         Ok(match EvalMode::try_from(c.eval_mode) {
             Ok(EvalMode::Try) => Expr::TryCast(TryCast::new(expr, to)),
             _ => Expr::Cast(Cast::new(expr, to)),

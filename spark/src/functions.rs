@@ -109,6 +109,32 @@ fn string_arg(args: &[Expr], i: usize, function: &str) -> Result<String> {
     }
 }
 
+/// A zone-less timestamp (text parsed without an offset) read as a time in the
+/// session's time zone, as Spark reads such text: Spark's timestamp type.
+pub fn in_session_zone(state: &SessionState, naive: Expr) -> Expr {
+    use arrow::datatypes::TimeUnit;
+    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let zone = state
+        .config()
+        .options()
+        .execution
+        .time_zone
+        .clone()
+        .filter(|z| !z.is_empty() && z != "UTC" && z != "+00:00" && z != "Z");
+    let naive = Expr::Cast(Cast::new(
+        Box::new(naive),
+        DataType::Timestamp(TimeUnit::Microsecond, None),
+    ));
+    let zoned = match zone {
+        Some(z) => Expr::Cast(Cast::new(
+            Box::new(naive),
+            DataType::Timestamp(TimeUnit::Microsecond, Some(z.into())),
+        )),
+        None => naive,
+    };
+    Expr::Cast(Cast::new(Box::new(zoned), utc))
+}
+
 /// A date, timestamp or date text as a date (Spark casts text implicitly).
 fn as_date(e: Expr, schema: &datafusion::common::DFSchema) -> Result<Expr> {
     Ok(match e.get_type(schema)? {
@@ -451,37 +477,13 @@ pub fn call(
             }
         }
         "regexp_extract" => {
-            // Group `idx` of the first match (0: the whole match), "" without one.
+            // Group `idx` of the first match (0: the whole match); "" without a match
+            // or when the group did not take part; NULL text stays NULL.
             arity(&name, &args, &[2, 3])?;
-            let index = match args.get(2) {
-                None => 1,
-                Some(Expr::Literal(v, _)) => match v.cast_to(&DataType::Int64) {
-                    Ok(ScalarValue::Int64(Some(i))) if i >= 0 => i,
-                    _ => {
-                        return Err(SparkError::invalid(
-                            "the group index of regexp_extract must be a non-negative integer",
-                        ));
-                    }
-                },
-                Some(_) => {
-                    return Err(SparkError::invalid(
-                        "the group index of regexp_extract must be a literal",
-                    ));
-                }
-            };
-            let pattern = string_arg(&args, 1, &name)?;
-            args.truncate(1);
-            let text = one(&mut args);
-            // The whole match becomes group 1, so the pattern's groups shift by one.
-            let groups = scalar(
-                state,
-                "regexp_match",
-                vec![text.clone(), lit(format!("({pattern})"))],
-            )?;
-            let group = scalar(state, "array_element", vec![groups, lit(index + 1)])?;
-            // NULL text stays NULL.
-            let unmatched = when(text.is_not_null(), lit("")).end()?;
-            scalar(state, "coalesce", vec![group, unmatched])?
+            if args.len() == 2 {
+                args.push(lit(1i32));
+            }
+            scalar(state, crate::regex::RegexFunction::Extract.name(), args)?
         }
         "date_from_unix_date" => {
             arity(&name, &args, &[1])?;
@@ -553,13 +555,12 @@ pub fn call(
         }
         "sum_distinct" | "sumdistinct" => aggregate(state, "sum", args, true)?,
         "size" | "cardinality" | "array_size" => {
+            // NULL for NULL, as in Spark 4's ANSI mode (legacy mode said -1).
             arity(&name, &args, &[1])?;
-            let arg = one(&mut args);
-            let is_null = arg.clone().is_null();
-            let size = scalar(state, "cardinality", vec![arg])?;
-            // Spark: size(NULL) is -1 (legacy, the default outside ANSI mode).
-            when(is_null, lit(-1i32))
-                .otherwise(Expr::Cast(Cast::new(Box::new(size), DataType::Int32)))?
+            Expr::Cast(Cast::new(
+                Box::new(scalar(state, "cardinality", args)?),
+                DataType::Int32,
+            ))
         }
         "length" | "char_length" | "character_length" | "len" => {
             arity(&name, &args, &[1])?;
@@ -629,8 +630,28 @@ pub fn call(
             arity(&name, &args, &[1])?;
             Expr::Unnest(datafusion::logical_expr::expr::Unnest::new(one(&mut args)))
         }
-        "log" if args.len() == 1 => scalar(state, "ln", args)?,
-        "ln" => scalar(state, "ln", args)?,
+        "ln" | "log" | "log10" | "log2" | "log1p" => {
+            // Spark's logarithms are NULL outside their domain (x <= 0; x <= -1 for
+            // log1p), not -Infinity or NaN.
+            arity(&name, &args, if name == "log" { &[1, 2] } else { &[1] })?;
+            let double = |e: Expr| Expr::Cast(Cast::new(Box::new(e), DataType::Float64));
+            let x = double(one(&mut args));
+            let (value, bound) = match (name.as_str(), args.pop()) {
+                ("log", Some(base)) => (scalar(state, "log", vec![double(base), x.clone()])?, 0f64),
+                ("log10", _) => (scalar(state, "log10", vec![x.clone()])?, 0f64),
+                ("log2", _) => (scalar(state, "log2", vec![x.clone()])?, 0f64),
+                ("log1p", _) => (
+                    scalar(
+                        state,
+                        "ln",
+                        vec![binary(lit(1f64), Operator::Plus, x.clone())],
+                    )?,
+                    -1f64,
+                ),
+                _ => (scalar(state, "ln", vec![x.clone()])?, 0f64),
+            };
+            when(x.lt_eq(lit(bound)), lit(ScalarValue::Float64(None))).otherwise(value)?
+        }
         "pow" | "power" | "**" => {
             arity(&name, &args, &[2])?;
             let (l, r) = two(&mut args);
@@ -709,10 +730,36 @@ pub fn call(
             args[1] = lit(format);
             scalar(state, "to_date", args)?
         }
-        "to_timestamp" if args.len() == 2 => {
-            let format = java_datetime_format(&string_arg(&args, 1, &name)?);
-            args[1] = lit(format);
-            scalar(state, "to_timestamp_micros", args)?
+        "to_timestamp" => {
+            // Text in the session's time zone, with a Java pattern if given.
+            arity(&name, &args, &[1, 2])?;
+            let text = matches!(
+                args[0].get_type(schema),
+                Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            );
+            let parsed = if args.len() == 2 {
+                let format = java_datetime_format(&string_arg(&args, 1, &name)?);
+                args[1] = lit(format);
+                scalar(state, "to_timestamp_micros", args)?
+            } else {
+                // Arrow's parsing: its type does not depend on the session's settings,
+                // which executors do not have.
+                Expr::Cast(Cast::new(
+                    Box::new(one(&mut args)),
+                    DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+                ))
+            };
+            if text {
+                in_session_zone(state, parsed)
+            } else {
+                Expr::Cast(Cast::new(
+                    Box::new(parsed),
+                    DataType::Timestamp(
+                        arrow::datatypes::TimeUnit::Microsecond,
+                        Some("UTC".into()),
+                    ),
+                ))
+            }
         }
         "from_unixtime" => {
             arity(&name, &args, &[1, 2])?;
@@ -853,6 +900,238 @@ pub fn call(
                 )?))
             }
         }
+        "split" => {
+            arity(&name, &args, &[2, 3])?;
+            if args.len() == 2 {
+                args.push(lit(-1i32));
+            }
+            scalar(state, crate::regex::RegexFunction::Split.name(), args)?
+        }
+        "regexp_extract_all" => {
+            arity(&name, &args, &[2, 3])?;
+            if args.len() == 2 {
+                args.push(lit(1i32));
+            }
+            scalar(state, crate::regex::RegexFunction::ExtractAll.name(), args)?
+        }
+        "regexp_substr" => {
+            arity(&name, &args, &[2])?;
+            scalar(state, crate::regex::RegexFunction::Substr.name(), args)?
+        }
+        "skewness" | "kurtosis" => {
+            // From the power sums: m_k are the central moment sums; NULL for no rows
+            // or no spread, as Spark (outside its legacy mode).
+            arity(&name, &args, &[1])?;
+            let x = Expr::Cast(Cast::new(Box::new(one(&mut args)), DataType::Float64));
+            let power = |k: i32| {
+                let mut e = x.clone();
+                for _ in 1..k {
+                    e = binary(e, Operator::Multiply, x.clone());
+                }
+                e
+            };
+            let sum = |e: Expr| aggregate(state, "sum", vec![e], false);
+            let n = Expr::Cast(Cast::new(
+                Box::new(aggregate(state, "count", vec![x.clone()], false)?),
+                DataType::Float64,
+            ));
+            let (s1, s2, s3) = (sum(power(1))?, sum(power(2))?, sum(power(3))?);
+            let mean = binary(s1, Operator::Divide, n.clone());
+            let times = |a: Expr, b: Expr| binary(a, Operator::Multiply, b);
+            let m2 = binary(
+                s2.clone(),
+                Operator::Minus,
+                times(n.clone(), times(mean.clone(), mean.clone())),
+            );
+            let value = if name == "skewness" {
+                // m3 = s3 - 3 mean s2 + 2 n mean^3
+                let m3 = binary(
+                    binary(
+                        s3,
+                        Operator::Minus,
+                        times(lit(3f64), times(mean.clone(), s2)),
+                    ),
+                    Operator::Plus,
+                    times(
+                        lit(2f64),
+                        times(n.clone(), times(mean.clone(), times(mean.clone(), mean))),
+                    ),
+                );
+                binary(
+                    times(scalar(state, "sqrt", vec![n.clone()])?, m3),
+                    Operator::Divide,
+                    scalar(
+                        state,
+                        "sqrt",
+                        vec![times(m2.clone(), times(m2.clone(), m2.clone()))],
+                    )?,
+                )
+            } else {
+                // m4 = s4 - 4 mean s3 + 6 mean^2 s2 - 3 n mean^4
+                let s4 = sum(power(4))?;
+                let mean2 = times(mean.clone(), mean.clone());
+                let m4 = binary(
+                    binary(
+                        binary(
+                            s4,
+                            Operator::Minus,
+                            times(lit(4f64), times(mean.clone(), s3)),
+                        ),
+                        Operator::Plus,
+                        times(lit(6f64), times(mean2.clone(), s2)),
+                    ),
+                    Operator::Minus,
+                    times(lit(3f64), times(n.clone(), times(mean2.clone(), mean2))),
+                );
+                binary(
+                    binary(
+                        times(n.clone(), m4),
+                        Operator::Divide,
+                        times(m2.clone(), m2.clone()),
+                    ),
+                    Operator::Minus,
+                    lit(3f64),
+                )
+            };
+            when(
+                n.eq(lit(0f64)).or(m2.eq(lit(0f64))),
+                lit(ScalarValue::Float64(None)),
+            )
+            .otherwise(value)?
+        }
+        "acos" | "asin" | "atan" | "atan2" | "cbrt" | "cos" | "cosh" | "cot" | "csc" | "sec"
+        | "degrees" | "radians" | "exp" | "expm1" | "sin" | "sinh" | "tan" | "tanh" | "sqrt"
+        | "acosh" | "asinh" | "atanh" | "signum" => {
+            // Spark's math functions take and return doubles.
+            let args = args
+                .into_iter()
+                .map(|a| Expr::Cast(Cast::new(Box::new(a), DataType::Float64)))
+                .collect();
+            registry(state, schema, &name, args, distinct)?
+        }
+        "median" => {
+            // Of the values as doubles: the middle of an even count is the mean of two.
+            let args = args
+                .into_iter()
+                .map(|a| Expr::Cast(Cast::new(Box::new(a), DataType::Float64)))
+                .collect();
+            let m = registry(state, schema, "median", args, distinct)?;
+            Expr::Cast(Cast::new(Box::new(m), DataType::Float64))
+        }
+        "overlay" => {
+            // The text with `len` characters from `pos` (1-based) replaced; a length of
+            // -1 (the default) replaces as many as the replacement has.
+            arity(&name, &args, &[3, 4])?;
+            let length = if args.len() == 4 {
+                Some(one(&mut args))
+            } else {
+                None
+            };
+            let position = Expr::Cast(Cast::new(Box::new(one(&mut args)), DataType::Int64));
+            let (text, replacement) = two(&mut args);
+            let replaced = Expr::Cast(Cast::new(
+                Box::new(scalar(
+                    state,
+                    "character_length",
+                    vec![replacement.clone()],
+                )?),
+                DataType::Int64,
+            ));
+            let length = match length {
+                None => replaced,
+                Some(l) => {
+                    let l = Expr::Cast(Cast::new(Box::new(l), DataType::Int64));
+                    when(l.clone().lt(lit(0i64)), replaced).otherwise(l)?
+                }
+            };
+            let before = scalar(
+                state,
+                "substr",
+                vec![
+                    text.clone(),
+                    lit(1i64),
+                    binary(position.clone(), Operator::Minus, lit(1i64)),
+                ],
+            )?;
+            let after = scalar(
+                state,
+                "substr",
+                vec![text, binary(position, Operator::Plus, length)],
+            )?;
+            binary(
+                binary(before, Operator::StringConcat, replacement),
+                Operator::StringConcat,
+                after,
+            )
+        }
+        "array_append" | "array_prepend" => {
+            // (array, element) in Spark's order; a NULL array gives NULL.
+            arity(&name, &args, &[2])?;
+            let (array, element) = two(&mut args);
+            let call = if name == "array_append" {
+                scalar(state, "array_append", vec![array.clone(), element])?
+            } else {
+                scalar(state, "array_prepend", vec![element, array.clone()])?
+            };
+            when(array.is_null(), lit(ScalarValue::Null)).otherwise(call)?
+        }
+        "array_position" => {
+            // 1-based, 0 when absent, NULL for a NULL array.
+            arity(&name, &args, &[2])?;
+            let (array, element) = two(&mut args);
+            let found = scalar(state, "array_position", vec![array.clone(), element])?;
+            let position = scalar(
+                state,
+                "coalesce",
+                vec![
+                    Expr::Cast(Cast::new(Box::new(found), DataType::Int64)),
+                    lit(0i64),
+                ],
+            )?;
+            when(array.is_null(), lit(ScalarValue::Int64(None))).otherwise(position)?
+        }
+        "array_remove" => {
+            arity(&name, &args, &[2])?;
+            scalar(state, "array_remove_all", args)?
+        }
+        "array_sort" if args.len() == 1 => {
+            // Ascending, NULLs last.
+            args.push(lit("ASC"));
+            args.push(lit("NULLS LAST"));
+            scalar(state, "array_sort", args)?
+        }
+        "concat"
+            if args
+                .first()
+                .and_then(|a| a.get_type(schema).ok())
+                .is_some_and(|t| matches!(t, DataType::List(_) | DataType::LargeList(_))) =>
+        {
+            // Arrays concatenate; any NULL array makes NULL.
+            let any_null = args
+                .iter()
+                .map(|a| a.clone().is_null())
+                .reduce(|a, b| a.or(b))
+                .unwrap_or(lit(false));
+            when(any_null, lit(ScalarValue::Null)).otherwise(scalar(
+                state,
+                "array_concat",
+                args,
+            )?)?
+        }
+        "flatten" => {
+            // NULL when any inner array is NULL.
+            arity(&name, &args, &[1])?;
+            let array = one(&mut args);
+            let any_null =
+                crate::lambda::simple(state, crate::lambda::Kind::Exists, array.clone(), |x| {
+                    x.is_null()
+                })?;
+            when(any_null.is_true(), lit(ScalarValue::Null)).otherwise(scalar(
+                state,
+                "flatten",
+                vec![array],
+            )?)?
+        }
         "hash" => scalar(state, crate::hash::HASH, args)?,
         "xxhash64" => scalar(state, crate::hash::XXHASH64, args)?,
         "weekday" | "dayname" | "monthname" => {
@@ -875,11 +1154,6 @@ pub fn call(
                 "dayname" => scalar(state, "to_char", vec![date, lit("%a")])?,
                 _ => scalar(state, "to_char", vec![date, lit("%b")])?,
             }
-        }
-        "log1p" => {
-            arity(&name, &args, &[1])?;
-            let x = Expr::Cast(Cast::new(Box::new(one(&mut args)), DataType::Float64));
-            scalar(state, "ln", vec![binary(lit(1f64), Operator::Plus, x)])?
         }
         "timestamp_seconds" | "timestamp_millis" | "timestamp_micros" => {
             // A count since the epoch as a timestamp.

@@ -340,11 +340,21 @@ pub fn call(
     crate::functions::scalar(scope.state, kind.function_name(), args)
 }
 
-/// `array` without its NULL elements (`array_compact`): a `filter` whose lambda is
-/// `x -> x IS NOT NULL`.
+/// `array` without its NULL elements (`array_compact`).
 pub fn without_nulls(state: &datafusion::execution::SessionState, array: Expr) -> Result<Expr> {
+    simple(state, Kind::Filter, array, |x| x.is_not_null())
+}
+
+/// A call of higher-order function `kind` on `array` whose lambda has one variable
+/// and reads nothing else: `body` of the variable's column.
+pub fn simple(
+    state: &datafusion::execution::SessionState,
+    kind: Kind,
+    array: Expr,
+    body: impl FnOnce(Expr) -> Expr,
+) -> Result<Expr> {
     let variable = "__lambda_0".to_string();
-    let body = Expr::Column(Column::from_name(variable.clone())).is_not_null();
+    let body = body(Expr::Column(Column::from_name(variable.clone())));
     let spec = LambdaSpec {
         variables: vec![vec![variable]],
         captures: vec![],
@@ -352,7 +362,7 @@ pub fn without_nulls(state: &datafusion::execution::SessionState, array: Expr) -
     let spec = serde_json::to_string(&spec).map_err(|e| SparkError::invalid(e.to_string()))?;
     crate::functions::scalar(
         state,
-        Kind::Filter.function_name(),
+        kind.function_name(),
         vec![
             lit(spec),
             lit(ScalarValue::Binary(Some(body.to_bytes()?.to_vec()))),

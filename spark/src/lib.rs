@@ -9,7 +9,8 @@
 //! - [`functions`] maps Spark's function names and operators onto the session's
 //!   function registry; [`lambda`] translates higher-order functions (`transform`,
 //!   `filter`, `aggregate`, ...) with their lambda functions, and [`casts`] holds
-//!   SQL's cast functions (`int(x)`, `string(x)`), [`hash`] Spark's Murmur3 `hash()`;
+//!   SQL's cast functions (`int(x)`, `string(x)`), [`hash`] Spark's hashes and [`regex`] its regular-expression
+//!   functions DataFusion lacks;
 //! - [`types`] converts between Spark's types (the protocol's, DDL strings, JSON
 //!   schemas) and Arrow's;
 //! - [`catalog`] answers `spark.catalog` calls from the session's catalog;
@@ -36,6 +37,7 @@ pub mod lambda;
 pub mod literal;
 pub mod names;
 pub mod plan;
+pub mod regex;
 pub mod rules;
 pub mod show;
 pub mod stats;

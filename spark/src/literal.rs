@@ -203,6 +203,10 @@ pub fn name(literal: &expression::Literal) -> String {
         Some(LiteralType::Float(v)) => java_double(*v as f64),
         Some(LiteralType::Double(v)) => java_double(*v),
         Some(LiteralType::Decimal(d)) => d.value.clone(),
+        Some(LiteralType::Binary(b)) => format!(
+            "X'{}'",
+            b.iter().map(|x| format!("{x:02X}")).collect::<String>()
+        ),
         Some(other) => match scalar(literal) {
             Ok(ScalarValue::Date32(Some(d))) => format!(
                 "DATE '{}'",

@@ -236,6 +236,15 @@ fn function_name(function: &str, args: &[Expression], distinct: bool) -> String 
         }
         ("log", 1) => format!("ln({})", arg(0)),
         ("window", 2..=4) => "window".into(),
+        ("regexp_extract_all", 2) => format!("regexp_extract_all({}, {}, 1)", arg(0), arg(1)),
+        ("regexp_instr", 2) => format!("regexp_instr({}, {}, 0)", arg(0), arg(1)),
+        ("regexp_replace", 3) => {
+            format!("regexp_replace({}, {}, {}, 1)", arg(0), arg(1), arg(2))
+        }
+        ("to_unix_timestamp" | "unix_timestamp", 1) => {
+            format!("{lower}({}, yyyy-MM-dd HH:mm:ss)", arg(0))
+        }
+        ("current_database" | "current_schema", 0) => "current_schema()".into(),
         // Arguments Spark fills in and names.
         ("round" | "bround", 1) => format!("{lower}({}, 0)", arg(0)),
         ("substr" | "substring", 2) => format!("{lower}({}, {}, 2147483647)", arg(0), arg(1)),

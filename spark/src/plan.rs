@@ -841,10 +841,10 @@ impl<'c, C: PlanContext> Planner<'c, C> {
         let left = self.input(s.left_input).await?;
         let right = self.input(s.right_input).await?;
         let is_all = s.is_all.unwrap_or(false);
-        let right = if s.by_name == Some(true) {
-            self.by_name(&left, right, s.allow_missing_columns == Some(true))?
+        let (left, right) = if s.by_name == Some(true) {
+            self.by_name(left, right, s.allow_missing_columns == Some(true))?
         } else {
-            right
+            (left, right)
         };
         if left.schema().fields().len() != right.schema().fields().len() {
             return Err(SparkError::invalid(format!(
@@ -864,10 +864,16 @@ impl<'c, C: PlanContext> Planner<'c, C> {
                 }
                 .and_then(|b| b.build())
             }
-            Ok(set_operation::SetOpType::Intersect) => {
-                LogicalPlanBuilder::intersect(left, right, is_all)
+            Ok(set_operation::SetOpType::Intersect) if is_all => {
+                Ok(counted_set_operation(left, right, JoinType::LeftSemi)?)
             }
-            Ok(set_operation::SetOpType::Except) => LogicalPlanBuilder::except(left, right, is_all),
+            Ok(set_operation::SetOpType::Except) if is_all => {
+                Ok(counted_set_operation(left, right, JoinType::LeftAnti)?)
+            }
+            Ok(set_operation::SetOpType::Intersect) => {
+                LogicalPlanBuilder::intersect(left, right, false)
+            }
+            Ok(set_operation::SetOpType::Except) => LogicalPlanBuilder::except(left, right, false),
             _ => return Err(SparkError::invalid("set operation without a type").into()),
         };
         Ok(plan.map_err(SparkError::from)?)
@@ -876,23 +882,29 @@ impl<'c, C: PlanContext> Planner<'c, C> {
     /// `right`'s columns in `left`'s order by name; missing ones as nulls when
     /// allowed (`unionByName(allowMissingColumns=True)`, which also adds `left`'s
     /// missing columns... Spark adds the right's extra columns to both sides).
+    /// `unionByName`: the right input's columns in the left input's order, by name
+    /// ignoring case; with `allow_missing`, a column only one side has is NULL on the
+    /// other (the right's extra columns come last).
     fn by_name(
         &mut self,
-        left: &LogicalPlan,
+        left: LogicalPlan,
         right: LogicalPlan,
         allow_missing: bool,
-    ) -> Result<LogicalPlan, SparkError> {
+    ) -> Result<(LogicalPlan, LogicalPlan), SparkError> {
         let right_columns = right.schema().columns();
+        let left_fields: Vec<arrow::datatypes::FieldRef> =
+            left.schema().fields().iter().cloned().collect();
+        let null_of = |t: &DataType| -> Result<Expr, SparkError> {
+            Ok(Expr::Literal(ScalarValue::try_from(t)?, None))
+        };
         let mut exprs = Vec::new();
-        for f in left.schema().fields() {
+        for f in &left_fields {
             match right_columns
                 .iter()
                 .find(|c| c.name.eq_ignore_ascii_case(f.name()))
             {
                 Some(c) => exprs.push(Expr::Column(c.clone()).alias(f.name())),
-                None if allow_missing => exprs.push(
-                    Expr::Literal(ScalarValue::try_from(f.data_type())?, None).alias(f.name()),
-                ),
+                None if allow_missing => exprs.push(null_of(f.data_type())?.alias(f.name())),
                 None => {
                     return Err(SparkError::invalid(format!(
                         "[UNRESOLVED_COLUMN.WITH_SUGGESTION] unionByName: column `{}` is missing on the right",
@@ -901,7 +913,41 @@ impl<'c, C: PlanContext> Planner<'c, C> {
                 }
             }
         }
-        project(right, exprs)
+        let extra: Vec<(Column, DataType)> = if allow_missing {
+            right_columns
+                .iter()
+                .filter(|c| {
+                    !left_fields
+                        .iter()
+                        .any(|f| f.name().eq_ignore_ascii_case(&c.name))
+                })
+                .map(|c| {
+                    let t = right
+                        .schema()
+                        .qualified_field_from_column(c)?
+                        .1
+                        .data_type()
+                        .clone();
+                    Ok((c.clone(), t))
+                })
+                .collect::<datafusion::common::Result<_>>()?
+        } else {
+            vec![]
+        };
+        if extra.is_empty() {
+            return Ok((left, project(right, exprs)?));
+        }
+        let mut left_exprs: Vec<Expr> = left
+            .schema()
+            .columns()
+            .into_iter()
+            .map(Expr::Column)
+            .collect();
+        for (c, t) in &extra {
+            left_exprs.push(null_of(t)?.alias(&c.name));
+            exprs.push(Expr::Column(c.clone()).alias(&c.name));
+        }
+        Ok((project(left, left_exprs)?, project(right, exprs)?))
     }
 
     async fn aggregate(&mut self, a: sparkling_proto::spark::Aggregate) -> PlanResult<C> {
@@ -1704,6 +1750,53 @@ fn replace_with_columns(e: Expr, found: &[Expr]) -> Result<Expr, SparkError> {
         Ok(Transformed::no(node))
     })?
     .data)
+}
+
+/// `exceptAll` (`LeftAnti`) or `intersectAll` (`LeftSemi`) as Spark counts: each row
+/// is numbered among its duplicates on both sides, so `n` copies on the left less `m`
+/// on the right leave `n - m` (and intersecting leaves `min(n, m)`); NULLs match.
+fn counted_set_operation(
+    left: LogicalPlan,
+    right: LogicalPlan,
+    join: JoinType,
+) -> Result<LogicalPlan, SparkError> {
+    use datafusion::logical_expr::ExprFunctionExt;
+    const COPY: &str = "__copy";
+    let number = |input: LogicalPlan| -> Result<(LogicalPlan, Vec<Column>), SparkError> {
+        let columns = input.schema().columns();
+        let mut exprs: Vec<Expr> = columns.iter().cloned().map(Expr::Column).collect();
+        let partition: Vec<Expr> = exprs.clone();
+        exprs.push(
+            datafusion::functions_window::expr_fn::row_number()
+                .partition_by(partition)
+                .build()?
+                .alias(COPY),
+        );
+        Ok((project(input, exprs)?, columns))
+    };
+    let (left, left_columns) = number(left)?;
+    let (right, right_columns) = number(right)?;
+    let alias_right = datafusion::common::TableReference::bare("__right");
+    let right = LogicalPlanBuilder::from(right)
+        .alias(alias_right.clone())?
+        .build()?;
+    let mut left_keys: Vec<Column> = left_columns.clone();
+    left_keys.push(Column::from_name(COPY));
+    let mut right_keys: Vec<Column> = right_columns
+        .iter()
+        .map(|c| Column::new(Some(alias_right.clone()), c.name.clone()))
+        .collect();
+    right_keys.push(Column::new(Some(alias_right), COPY));
+    let joined = LogicalPlanBuilder::from(left)
+        .join_detailed(
+            right,
+            join,
+            (left_keys, right_keys),
+            None,
+            datafusion::common::NullEquality::NullEqualsNull,
+        )?
+        .build()?;
+    project(joined, left_columns.into_iter().map(Expr::Column).collect())
 }
 
 /// Batches from Arrow IPC stream bytes.

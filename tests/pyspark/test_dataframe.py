@@ -519,3 +519,78 @@ def test_observe_and_implicit_text(spark, reference):
     assert_same(spark, reference, lambda s: people(s).select(
         F.upper("id").alias("u"), F.lpad("age", 4, "0").alias("p"),
         F.concat_ws("-", "id", "name").alias("c")))
+
+
+def test_regular_expressions(spark, reference):
+    def frame(s):
+        return s.createDataFrame([("oneAtwoBthreeC", "100-200, 300-400", "[ABC]"), (None, "x", "a"),
+                                  ("abc", "", "")], "s string, r string, p string")
+
+    assert_same(spark, reference, lambda s: frame(s).select(
+        F.split("s", "[ABC]"), F.split("s", "[ABC]", 2), F.split("s", "[ABC]", -2),
+        F.regexp_extract_all("r", F.lit(r"(\d+)-(\d+)")),
+        F.regexp_extract_all("r", F.lit(r"(\d+)-(\d+)"), 2),
+        F.regexp_substr("r", F.lit(r"\d+")), F.regexp_substr("s", F.col("p"))))
+    assert_same(spark, reference, lambda s: s.sql(
+        "SELECT split('a1b22c', '[0-9]+') AS parts, regexp_extract_all('a1b22c', '([0-9]+)', 1) AS n"))
+
+
+def test_moments(spark, reference):
+    def frame(s):
+        return s.createDataFrame([(1, 1.0), (1, 1.0), (1, 2.0), (2, 3.0), (2, 3.0), (3, 7.5)],
+                                 "g int, x double")
+
+    assert_same(spark, reference, lambda s: frame(s).groupBy("g").agg(
+        F.skewness("x").alias("sk"), F.kurtosis("x").alias("ku")))
+    assert_same(spark, reference, lambda s: frame(s).select(F.skewness("x"), F.kurtosis("x")))
+
+
+def test_counted_set_operations(spark, reference):
+    def pair(s):
+        a = s.createDataFrame([("a", 1), ("a", 1), ("a", 1), ("a", 2), ("b", 3), ("c", 4), (None, 5),
+                               (None, 5)], ["C1", "C2"])
+        b = s.createDataFrame([("a", 1), ("b", 3), (None, 5)], ["C1", "C2"])
+        return a, b
+
+    assert_same(spark, reference, lambda s: pair(s)[0].exceptAll(pair(s)[1]))
+    assert_same(spark, reference, lambda s: pair(s)[0].intersectAll(pair(s)[1]))
+    assert_same(spark, reference, lambda s: pair(s)[0].subtract(pair(s)[1]))
+    assert_same(spark, reference, lambda s: s.createDataFrame([(1, 2, 3)], ["c0", "c1", "c2"])
+                .unionByName(s.createDataFrame([(4, 5, 6)], ["c1", "c2", "c3"]),
+                             allowMissingColumns=True))
+
+
+def test_array_and_math_semantics(spark, reference):
+    def frame(s):
+        return s.createDataFrame([(1, [1, 2, 1, None], [3], "abc", -1.0), (2, None, [4, None], "x", 0.0)],
+                                 "id int, xs array<int>, ys array<int>, s string, v double")
+
+    assert_same(spark, reference, lambda s: frame(s).select(
+        "id", F.array_append("xs", 9).alias("app"), F.array_prepend("xs", 0).alias("pre"),
+        F.array_position("xs", 2).alias("pos"), F.array_position("xs", 7).alias("nopos"),
+        F.array_remove("xs", 1).alias("rem"), F.array_size("xs").alias("n"),
+        F.size("xs").alias("sz"), F.array_sort("xs").alias("sorted"),
+        F.concat("xs", "ys").alias("cat"), F.array_compact("xs").alias("compact"),
+        F.flatten(F.array("xs", "ys")).alias("flat"),
+        F.ln("v"), F.log10("v"), F.log2("v"), F.log1p("v"), F.log(F.lit(2.0), "v"),
+        F.atan2(F.lit(1), F.lit(2)), F.median("id").alias("m") if False else F.lit(1).alias("one"),
+        F.overlay("s", F.lit("ZZ"), 2), F.regexp_extract("s", "(a)(x)?(b)", 2).alias("re")))
+    assert_same(spark, reference, lambda s: frame(s).agg(F.median("id").alias("m")))
+
+
+def test_session_time_zone(spark, reference):
+    import datetime
+
+    for s in (spark, reference):
+        s.conf.set("spark.sql.session.timeZone", "America/Los_Angeles")
+    try:
+        assert_same(spark, reference, lambda s: s.createDataFrame(
+            [("2015-07-22 10:00:00",)], ["t"]).select(
+            F.to_timestamp("t").cast("long").alias("a"), F.col("t").cast("timestamp").cast("long").alias("b"),
+            F.unix_seconds(F.to_timestamp("t")).alias("c")))
+    finally:
+        for s in (spark, reference):
+            s.conf.unset("spark.sql.session.timeZone")
+    assert spark.conf.get("spark.sql.session.timeZone") in ("UTC", "Etc/UTC")
+    assert_same(spark, reference, lambda s: s.createDataFrame(
+        [(datetime.datetime(2015, 4, 8, 13, 8, 15),)], ["ts"]).select(F.hour("ts")))
