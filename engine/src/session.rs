@@ -56,6 +56,14 @@ pub fn base_config() -> SessionConfig {
         // later), and nulls first is Spark's default: `distinct().orderBy(c).limit(n)`
         // would lose its NULL row.
         .set_bool("datafusion.optimizer.enable_topk_aggregation", false)
+        // DataFusion 53's leaf-expression pushdown moves a struct field or map value
+        // read (`get_field`) below the node that defines its input: below an unnest
+        // (`inline`), or past a projection that redefines the struct under the same
+        // name (`withColumn("a", col("a").withField(...))`), and then fails.
+        .set_bool(
+            "datafusion.optimizer.enable_leaf_expression_pushdown",
+            false,
+        )
 }
 
 /// Builds a session state with Sparkling's physical optimizer rules and Spark's

@@ -547,8 +547,25 @@ pub fn call(
                 other => other,
             }
         }
-        "count" if distinct => aggregate(state, "count", args, true)?,
+        "count_distinct" | "countdistinct" | "count"
+            if args.len() > 1 && (distinct || name != "count") =>
+        {
+            // Distinct tuples of rows where none of the values is NULL.
+            let all_present = args
+                .iter()
+                .map(|a| a.clone().is_not_null())
+                .reduce(|a, b| a.and(b))
+                .unwrap_or(lit(true));
+            let mut pairs = Vec::with_capacity(args.len() * 2);
+            for (i, a) in args.into_iter().enumerate() {
+                pairs.push(lit(format!("c{i}")));
+                pairs.push(a);
+            }
+            let tuple = scalar(state, "named_struct", pairs)?;
+            aggregate_with(state, "count", vec![tuple], true, Some(all_present), vec![])?
+        }
         "count_distinct" | "countdistinct" => aggregate(state, "count", args, true)?,
+        "count" if distinct => aggregate(state, "count", args, true)?,
         "approx_count_distinct" => {
             args.truncate(1);
             aggregate(state, "approx_distinct", args, false)?
@@ -1132,6 +1149,58 @@ pub fn call(
                 vec![array],
             )?)?
         }
+        "trunc" if args.len() == 2 && !args[0].get_type(schema).is_ok_and(|t| t.is_numeric()) => {
+            // trunc(date, unit): the date at the start of its year, quarter, month or week.
+            let unit = string_arg(&args, 1, &name)?.to_ascii_lowercase();
+            let unit = match unit.as_str() {
+                "year" | "yyyy" | "yy" => "year",
+                "quarter" => "quarter",
+                "month" | "mon" | "mm" => "month",
+                "week" => "week",
+                other => {
+                    return Err(SparkError::invalid(format!(
+                        "trunc() takes the unit year, quarter, month or week, not '{other}'"
+                    )));
+                }
+            };
+            let date = as_date(args.swap_remove(0), schema)?;
+            Expr::Cast(Cast::new(
+                Box::new(scalar(state, "date_trunc", vec![lit(unit), date])?),
+                DataType::Date32,
+            ))
+        }
+        "encode" | "decode"
+            if args.len() == 2
+                && matches!(args[1], Expr::Literal(ScalarValue::Utf8(Some(ref c)), _)
+                    if ["utf-8", "utf8", "us-ascii"].contains(&c.to_ascii_lowercase().as_str())) =>
+        {
+            // Text to its UTF-8 bytes and back (DataFusion's encode/decode are hex/base64).
+            args.truncate(1);
+            let to = if name == "encode" {
+                DataType::Binary
+            } else {
+                DataType::Utf8
+            };
+            Expr::Cast(Cast::new(Box::new(one(&mut args)), to))
+        }
+        "string_agg" | "listagg" => {
+            // The values joined by the delimiter ('' when none is given).
+            arity(&name, &args, &[1, 2])?;
+            if args.len() == 1 {
+                args.push(lit(""));
+            }
+            let delimiter = one(&mut args);
+            let value = Expr::Cast(Cast::new(Box::new(one(&mut args)), DataType::LargeUtf8));
+            Expr::Cast(Cast::new(
+                Box::new(aggregate(
+                    state,
+                    "string_agg",
+                    vec![value, delimiter],
+                    distinct,
+                )?),
+                DataType::Utf8,
+            ))
+        }
         "hash" => scalar(state, crate::hash::HASH, args)?,
         "xxhash64" => scalar(state, crate::hash::XXHASH64, args)?,
         "weekday" | "dayname" | "monthname" => {
@@ -1283,7 +1352,16 @@ fn registry(
         {
             *a = as_text(a.clone());
         }
-        for candidate in [all, first] {
+        // And dates written as text where a function takes a date (`date_add('2015-04-08', 1)`).
+        let mut dated = args.clone();
+        if let Some(a) = dated.first_mut()
+            && a.get_type(schema).is_ok_and(|t| {
+                matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            })
+        {
+            *a = Expr::Cast(Cast::new(Box::new(a.clone()), DataType::Date32));
+        }
+        for candidate in [all, first, dated] {
             if candidate != args {
                 let e = call(candidate);
                 if e.get_type(schema).is_ok() {

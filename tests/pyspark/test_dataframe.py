@@ -594,3 +594,21 @@ def test_session_time_zone(spark, reference):
     assert spark.conf.get("spark.sql.session.timeZone") in ("UTC", "Etc/UTC")
     assert_same(spark, reference, lambda s: s.createDataFrame(
         [(datetime.datetime(2015, 4, 8, 13, 8, 15),)], ["ts"]).select(F.hour("ts")))
+
+
+def test_dates_as_text_and_more_functions(spark, reference):
+    def frame(s):
+        return s.createDataFrame([("2015-04-08", "a", 1, 2), ("2024-10-31", None, 1, None),
+                                  ("2024-02-29", "b", 1, 2)], "dt string, s string, x int, y int")
+
+    assert_same(spark, reference, lambda s: frame(s).select(
+        F.date_add("dt", 1).alias("a"), F.date_sub("dt", 1).alias("b"),
+        F.add_months("dt", 1).alias("c"), F.last_day("dt").alias("d"),
+        F.next_day("dt", "Sun").alias("e"), F.trunc("dt", "year").alias("f"),
+        F.trunc("dt", "mm").alias("g"), F.encode("s", "UTF-8").alias("h"),
+        F.decode(F.encode("s", "UTF-8"), "UTF-8").alias("i")))
+    assert_same(spark, reference, lambda s: frame(s).agg(F.count_distinct("x", "y").alias("n")))
+    assert_same(spark, reference, lambda s: frame(s).filter("s = 'a'").agg(
+        F.string_agg("s", ",").alias("joined"), F.listagg("s").alias("listed")))
+    assert_same(spark, reference, lambda s: s.createDataFrame([((1, 2),)], "a struct<b:int,c:int>")
+                .withColumn("a", F.col("a").withField("d", F.lit(4))).select("a.d"))
