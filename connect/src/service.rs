@@ -24,6 +24,7 @@ use sparkling_engine::cluster::Cluster;
 use sparkling_engine::session::{Session, SessionManager};
 use sparkling_lakehouse::streaming::StreamingManager;
 
+use crate::error::ConnectError;
 use crate::responder::Responder;
 use crate::status::status;
 
@@ -157,9 +158,10 @@ impl SparkConnectService for Gateway {
                 let mut pairs = Vec::new();
                 for key in get.keys {
                     let value = session.get_conf(&key).ok_or_else(|| {
-                        Status::not_found(format!(
-                            "[SQL_CONF_NOT_FOUND] the configuration {key} is not set"
-                        ))
+                        status(ConnectError::InvalidInput(format!(
+                            "[SQL_CONF_NOT_FOUND] The SQL config \"{key}\" cannot be found. \
+                             Please verify that the config exists."
+                        )))
                     })?;
                     pairs.push(kv(key, Some(value)));
                 }

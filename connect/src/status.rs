@@ -63,6 +63,11 @@ const UNSUPPORTED: &[&str] = &[
     "java.lang.UnsupportedOperationException",
     "org.apache.spark.SparkThrowable",
 ];
+const NO_SUCH_ELEMENT: &[&str] = &[
+    "org.apache.spark.SparkNoSuchElementException",
+    "java.util.NoSuchElementException",
+    "org.apache.spark.SparkThrowable",
+];
 const RUNTIME: &[&str] = &[
     "org.apache.spark.SparkRuntimeException",
     "java.lang.RuntimeException",
@@ -95,6 +100,7 @@ fn sql_state(error_class: &str) -> Option<&'static str> {
         "UNSUPPORTED_FEATURE" => "0A000",
         "INSERT_COLUMN_ARITY_MISMATCH" => "21S01",
         "UNBOUND_SQL_PARAMETER" => "42P02",
+        "SQL_CONF_NOT_FOUND" => "42K0I",
         _ => return None,
     })
 }
@@ -111,6 +117,7 @@ pub fn spark_exception(e: &ConnectError) -> SparkException {
         {
             ARITHMETIC
         }
+        _ if class.as_deref() == Some("SQL_CONF_NOT_FOUND") => NO_SUCH_ELEMENT,
         ErrorKind::InvalidInput
             if message.contains("ParserError") || message.contains("SQL error") =>
         {

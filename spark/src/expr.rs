@@ -112,6 +112,19 @@ impl<'a> Scope<'a> {
         if let Some((function, arguments, aliases)) = generator_call(e) {
             return self.generator(function, arguments, aliases);
         }
+        if let Some(ExprType::UnresolvedFunction(f)) = &e.expr_type
+            && f.function_name.eq_ignore_ascii_case("json_tuple")
+        {
+            // A generator of one column per field (`c0`, `c1`, ...), one row per row.
+            let tuple = self.expr(e)?;
+            let DataType::Struct(fields) = tuple.get_type(self.schema)? else {
+                return Ok(vec![tuple.alias(names::name(e))]);
+            };
+            return Ok(fields
+                .iter()
+                .map(|field| functions::get_field(tuple.clone(), field.name()).alias(field.name()))
+                .collect());
+        }
         match &e.expr_type {
             Some(ExprType::UnresolvedStar(star)) => self.star(star),
             Some(ExprType::Alias(a)) => Ok(vec![self.alias(a)?]),

@@ -175,13 +175,17 @@ pub fn call(
     if name == "count" && arguments.len() == 1 && is_star(&arguments[0]) {
         return aggregate(scope.state, "count", vec![lit(1i64)], false);
     }
-    let args = arguments
-        .iter()
-        .map(|a| scope.expr(a))
-        .collect::<Result<Vec<_>>>()?;
+    // `*` among the arguments is every column (`hash("*")`, `struct("*")`).
+    let mut args = Vec::with_capacity(arguments.len());
+    for a in arguments {
+        if crate::names::is_star(a) {
+            args.extend(scope.named(a)?);
+        } else {
+            args.push(scope.expr(a)?);
+        }
+    }
     let state = scope.state;
     let schema = scope.schema;
-    let mut args = args;
     let two = |args: &mut Vec<Expr>| -> (Expr, Expr) {
         let r = args.pop().unwrap_or_else(|| lit(ScalarValue::Null));
         let l = args.pop().unwrap_or_else(|| lit(ScalarValue::Null));
@@ -572,10 +576,15 @@ pub fn call(
         }
         "sum_distinct" | "sumdistinct" => aggregate(state, "sum", args, true)?,
         "size" | "cardinality" | "array_size" => {
-            // NULL for NULL, as in Spark 4's ANSI mode (legacy mode said -1).
+            // The top-level elements of an array (entries of a map); NULL for NULL, as
+            // in Spark 4's ANSI mode (legacy mode said -1).
             arity(&name, &args, &[1])?;
+            let f = match args[0].get_type(schema)? {
+                DataType::Map(..) => "cardinality",
+                _ => "array_length",
+            };
             Expr::Cast(Cast::new(
-                Box::new(scalar(state, "cardinality", args)?),
+                Box::new(scalar(state, f, args)?),
                 DataType::Int32,
             ))
         }
@@ -656,7 +665,15 @@ pub fn call(
             let (value, bound) = match (name.as_str(), args.pop()) {
                 ("log", Some(base)) => (scalar(state, "log", vec![double(base), x.clone()])?, 0f64),
                 ("log10", _) => (scalar(state, "log10", vec![x.clone()])?, 0f64),
-                ("log2", _) => (scalar(state, "log2", vec![x.clone()])?, 0f64),
+                // ln(x) / ln(2), as Spark computes it (log2 rounds differently).
+                ("log2", _) => (
+                    binary(
+                        scalar(state, "ln", vec![x.clone()])?,
+                        Operator::Divide,
+                        lit(std::f64::consts::LN_2),
+                    ),
+                    0f64,
+                ),
                 ("log1p", _) => (
                     scalar(
                         state,
@@ -834,6 +851,19 @@ pub fn call(
         }
         "struct" => {
             let mut pairs = Vec::with_capacity(args.len() * 2);
+            if args.len() != arguments.len() {
+                // `struct("*")`: the columns, by name.
+                for (i, arg) in args.into_iter().enumerate() {
+                    let field = match &arg {
+                        Expr::Column(c) => c.name.clone(),
+                        Expr::Alias(a) => a.name.clone(),
+                        _ => format!("col{}", i + 1),
+                    };
+                    pairs.push(lit(field));
+                    pairs.push(arg);
+                }
+                return scalar(state, "named_struct", pairs);
+            }
             for (i, (arg, proto)) in args.into_iter().zip(arguments).enumerate() {
                 let field = match &proto.expr_type {
                     Some(sparkling_proto::spark::expression::ExprType::Alias(a)) => {
@@ -1200,6 +1230,22 @@ pub fn call(
                 )?),
                 DataType::Utf8,
             ))
+        }
+        "levenshtein" if args.len() == 3 => {
+            // With a threshold: -1 when the distance is larger.
+            let threshold = one(&mut args);
+            let distance = scalar(state, "levenshtein", args)?;
+            when(
+                Expr::Cast(Cast::new(Box::new(distance.clone()), DataType::Int64))
+                    .gt(Expr::Cast(Cast::new(Box::new(threshold), DataType::Int64))),
+                lit(-1i32),
+            )
+            .otherwise(Expr::Cast(Cast::new(Box::new(distance), DataType::Int32)))?
+        }
+        "replace" if args.len() == 2 => {
+            // Without a replacement: the search text removed.
+            args.push(lit(""));
+            scalar(state, "replace", args)?
         }
         "hash" => scalar(state, crate::hash::HASH, args)?,
         "xxhash64" => scalar(state, crate::hash::XXHASH64, args)?,

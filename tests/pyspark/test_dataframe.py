@@ -612,3 +612,18 @@ def test_dates_as_text_and_more_functions(spark, reference):
         F.string_agg("s", ",").alias("joined"), F.listagg("s").alias("listed")))
     assert_same(spark, reference, lambda s: s.createDataFrame([((1, 2),)], "a struct<b:int,c:int>")
                 .withColumn("a", F.col("a").withField("d", F.lit(4))).select("a.d"))
+
+
+def test_star_arguments_and_generators_of_columns(spark, reference):
+    def frame(s):
+        return s.createDataFrame([(1, "a", '{"f1": "x", "f2": 2}', [[1, 2], [3]])],
+                                 "id int, s string, j string, xs array<array<int>>")
+
+    assert_same(spark, reference, lambda s: frame(s).select(
+        F.hash("*").alias("h"), F.struct("*").alias("st"), F.array_size("xs").alias("n"),
+        F.levenshtein("s", F.lit("abc"), 1).alias("lv"), F.replace("s", F.lit("a")).alias("r"),
+        F.log2(F.lit(3)).alias("l2")))
+    assert_same(spark, reference, lambda s: frame(s).select("id", F.json_tuple("j", "f1", "f2")))
+    for s in (spark, reference):
+        with pytest.raises(Exception, match="SQL_CONF_NOT_FOUND|cannot be found"):
+            s.conf.get("no.such.key")
