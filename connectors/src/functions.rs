@@ -72,6 +72,11 @@ pub fn with_sparkling_functions(builder: SessionStateBuilder) -> SessionStateBui
     functions.extend(sparkling_spark::casts::functions());
     functions.extend(sparkling_spark::hash::functions());
     functions.extend(sparkling_spark::regex::functions());
+    functions.extend(sparkling_spark::sketch::scalar_functions());
+    functions.extend(sparkling_spark::kll::scalar_functions());
+    let aggregates = builder.aggregate_functions().get_or_insert_with(Vec::new);
+    aggregates.extend(sparkling_spark::sketch::aggregate_functions());
+    aggregates.extend(sparkling_spark::kll::aggregate_functions());
     builder
 }
 

@@ -570,6 +570,8 @@ impl CatalogProvider for SessionCatalog {
                 Err(e) => tracing::warn!("listing Iceberg namespaces: {e}"),
             }
         }
+        // Global temporary views live in `global_temp`, which Spark does not list.
+        names.retain(|n| n != GLOBAL_TEMP_SCHEMA);
         names.sort();
         names.dedup();
         names

@@ -25,6 +25,17 @@ pub fn get_field(base: Expr, name: &str) -> Expr {
     ))
 }
 
+/// The arguments of a scalar function call as arrays of the batch's length (literals
+/// repeated).
+pub fn argument_arrays(
+    args: &datafusion::logical_expr::ScalarFunctionArgs,
+) -> datafusion::common::Result<Vec<arrow::array::ArrayRef>> {
+    args.args
+        .iter()
+        .map(|a| a.to_array(args.number_rows))
+        .collect()
+}
+
 /// A scalar function of the session by name.
 pub fn scalar(state: &SessionState, name: &str, args: Vec<Expr>) -> Result<Expr> {
     let f = state

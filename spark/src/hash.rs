@@ -86,11 +86,7 @@ impl ScalarUDFImpl for SparkHash {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let columns = args
-            .args
-            .iter()
-            .map(|a| a.to_array(rows))
-            .collect::<Result<Vec<ArrayRef>>>()?;
+        let columns = crate::functions::argument_arrays(&args)?;
         Ok(ColumnarValue::Array(match self.algorithm {
             Algorithm::Murmur3 => Arc::new(Int32Array::from(hash_rows::<Murmur3>(&columns, rows)?)),
             Algorithm::XxHash64 => {
@@ -111,6 +107,11 @@ fn hash_rows<H: SparkHasher>(columns: &[ArrayRef], rows: usize) -> Result<Vec<H:
         out.push(h);
     }
     Ok(out)
+}
+
+/// Spark's `xxhash64` of the value at `row` of `array` alone (seed 42).
+pub(crate) fn xxhash64_of(array: &dyn Array, row: usize) -> Result<i64> {
+    hash_value::<XxHash64>(array, row, XxHash64::SEED)
 }
 
 /// A hash of Spark's: how it hashes 4 bytes, 8 bytes and a byte string.

@@ -10,7 +10,8 @@
 //!   function registry; [`lambda`] translates higher-order functions (`transform`,
 //!   `filter`, `aggregate`, ...) with their lambda functions, and [`casts`] holds
 //!   SQL's cast functions (`int(x)`, `string(x)`), [`hash`] Spark's hashes and [`regex`] its regular-expression
-//!   functions DataFusion lacks;
+//!   functions DataFusion lacks, [`sketch`] its HyperLogLog and theta sketches, [`kll`] its KLL
+//!   quantile sketches;
 //! - [`types`] converts between Spark's types (the protocol's, DDL strings, JSON
 //!   schemas) and Arrow's;
 //! - [`catalog`] answers `spark.catalog` calls from the session's catalog;
@@ -33,6 +34,7 @@ pub mod error;
 pub mod expr;
 pub mod functions;
 pub mod hash;
+pub mod kll;
 pub mod lambda;
 pub mod literal;
 pub mod names;
@@ -40,6 +42,7 @@ pub mod plan;
 pub mod regex;
 pub mod rules;
 pub mod show;
+pub mod sketch;
 pub mod stats;
 pub mod types;
 

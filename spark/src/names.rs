@@ -237,6 +237,12 @@ fn function_name(function: &str, args: &[Expression], distinct: bool) -> String 
         ("log", 1) => format!("ln({})", arg(0)),
         ("window", 2..=4) => "window".into(),
         ("regexp_extract_all", 2) => format!("regexp_extract_all({}, {}, 1)", arg(0), arg(1)),
+        ("hll_sketch_agg" | "theta_sketch_agg" | "theta_union_agg", 1) => {
+            format!("{lower}({}, 12)", arg(0))
+        }
+        ("hll_union_agg", 1) => format!("hll_union_agg({}, false)", arg(0)),
+        ("hll_union", 2) => format!("hll_union({}, {}, false)", arg(0), arg(1)),
+        ("theta_union", 2) => format!("theta_union({}, {}, 12)", arg(0), arg(1)),
         ("regexp_instr", 2) => format!("regexp_instr({}, {}, 0)", arg(0), arg(1)),
         ("regexp_replace", 3) => {
             format!("regexp_replace({}, {}, {}, 1)", arg(0), arg(1), arg(2))

@@ -6,7 +6,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListBuilder, StringArray, StringBuilder};
+use arrow::array::{Array, AsArray, Int64Array, ListBuilder, StringArray, StringBuilder};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, exec_err};
@@ -107,11 +107,7 @@ impl ScalarUDFImpl for RegexUdf {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(rows))
-            .collect::<Result<Vec<ArrayRef>>>()?;
+        let arrays = crate::functions::argument_arrays(&args)?;
         let text = cast(&arrays[0], &DataType::Utf8)?;
         let text: &StringArray = text.as_string();
         let patterns = cast(&arrays[1], &DataType::Utf8)?;

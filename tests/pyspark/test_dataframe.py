@@ -627,3 +627,41 @@ def test_star_arguments_and_generators_of_columns(spark, reference):
     for s in (spark, reference):
         with pytest.raises(Exception, match="SQL_CONF_NOT_FOUND|cannot be found"):
             s.conf.get("no.such.key")
+
+
+def test_distinct_count_sketches(spark, reference):
+    def estimates(s):
+        a = s.createDataFrame([(v,) for v in [1, 2, 2, 3, None]], "value int")
+        b = s.createDataFrame([(v,) for v in [3, 4, 5, 5, 6]], "value int")
+        sa = a.agg(F.hll_sketch_agg("value").alias("h"), F.theta_sketch_agg("value").alias("t"))
+        sb = b.agg(F.hll_sketch_agg("value", 10).alias("h"), F.theta_sketch_agg("value").alias("t"))
+        both = sa.union(sb)
+        pair = sa.select(F.col("h").alias("h1"), F.col("t").alias("t1")).crossJoin(
+            sb.select(F.col("h").alias("h2"), F.col("t").alias("t2")))
+        return both.agg(
+            F.hll_sketch_estimate(F.hll_union_agg("h", True)).alias("hu"),
+            F.theta_sketch_estimate(F.theta_union_agg("t")).alias("tu"),
+            F.theta_sketch_estimate(F.theta_intersection_agg("t")).alias("ti")).crossJoin(
+            pair.select(
+                F.hll_sketch_estimate("h1").alias("ha"),
+                F.hll_sketch_estimate(F.hll_union("h1", "h2", True)).alias("hb"),
+                F.theta_sketch_estimate(F.theta_union("t1", "t2")).alias("tb"),
+                F.theta_sketch_estimate(F.theta_intersection("t1", "t2")).alias("tc"),
+                F.theta_sketch_estimate(F.theta_difference("t1", "t2")).alias("td")))
+
+    assert_same(spark, reference, estimates)
+
+
+def test_quantile_sketches(spark, reference):
+    def answers(s):
+        df = s.createDataFrame([(v,) for v in [1, 2, 3, 4, 5]], "value int")
+        sk = df.agg(F.kll_sketch_agg_bigint("value").alias("s"),
+                    F.kll_sketch_agg_double(F.col("value").cast("double")).alias("d"))
+        return sk.select(
+            F.kll_sketch_get_n_bigint("s").alias("n"),
+            F.kll_sketch_get_quantile_bigint("s", F.lit(0.5)).alias("median"),
+            F.kll_sketch_get_rank_bigint("s", F.lit(3)).alias("rank"),
+            F.kll_sketch_get_quantile_double("d", F.lit(0.8)).alias("q"),
+            F.kll_sketch_get_n_bigint(F.kll_sketch_merge_bigint("s", "s")).alias("n2"))
+
+    assert_same(spark, reference, answers)
