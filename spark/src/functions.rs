@@ -3,6 +3,8 @@
 //! DataFusion's expressions and the session's function registry, with Spark's names
 //! and argument rules where they differ from DataFusion's.
 
+use std::sync::Arc;
+
 use arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::execution::SessionState;
@@ -447,6 +449,62 @@ pub fn call(
             Expr::Cast(Cast::new(
                 Box::new(scalar(state, "strpos", vec![haystack, needle])?),
                 DataType::Int32,
+            ))
+        }
+        "locate" | "position" if args.len() == 3 => {
+            // locate(substr, str, pos): the first match at or after `pos` (1-based), 0
+            // when absent or when `pos` is before the start.
+            let start = Expr::Cast(Cast::new(Box::new(one(&mut args)), DataType::Int64));
+            let (needle, haystack) = two(&mut args);
+            let rest = scalar(state, "substr", vec![haystack, start.clone()])?;
+            let found = Expr::Cast(Cast::new(
+                Box::new(scalar(state, "strpos", vec![rest, needle])?),
+                DataType::Int64,
+            ));
+            let position = when(found.clone().eq(lit(0i64)), lit(0i64)).otherwise(binary(
+                binary(found, Operator::Plus, start.clone()),
+                Operator::Minus,
+                lit(1i64),
+            ))?;
+            Expr::Cast(Cast::new(
+                Box::new(when(start.lt(lit(1i64)), lit(0i64)).otherwise(position)?),
+                DataType::Int32,
+            ))
+        }
+        "sequence" => {
+            // start to stop inclusive, by step (1, or -1 counting down, by default).
+            arity(&name, &args, &[2, 3])?;
+            let types = args
+                .iter()
+                .take(2)
+                .map(|a| a.get_type(schema))
+                .collect::<datafusion::common::Result<Vec<_>>>()?;
+            if !types.iter().all(|t| t.is_integer()) {
+                return Err(SparkError::unsupported(
+                    "[UNSUPPORTED_FEATURE] sequence() of dates or timestamps",
+                ));
+            }
+            let element = if types
+                .iter()
+                .all(|t| matches!(t, DataType::Int8 | DataType::Int16 | DataType::Int32))
+            {
+                DataType::Int32
+            } else {
+                DataType::Int64
+            };
+            if args.len() == 2 {
+                let down = args[0].clone().gt(args[1].clone());
+                args.push(when(down, lit(-1i64)).otherwise(lit(1i64))?);
+            }
+            let args = args
+                .into_iter()
+                .map(|a| Expr::Cast(Cast::new(Box::new(a), DataType::Int64)))
+                .collect();
+            Expr::Cast(Cast::new(
+                Box::new(scalar(state, "generate_series", args)?),
+                DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(
+                    element, true,
+                ))),
             ))
         }
         "map_contains_key" => {

@@ -665,3 +665,12 @@ def test_quantile_sketches(spark, reference):
             F.kll_sketch_get_n_bigint(F.kll_sketch_merge_bigint("s", "s")).alias("n2"))
 
     assert_same(spark, reference, answers)
+
+
+def test_locate_and_sequence(spark, reference):
+    assert_same(spark, reference, lambda s: s.createDataFrame(
+        [("abcbc", 1, 5), ("xyz", 3, 1)], "s string, a int, b int").select(
+        F.locate("bc", "s").alias("l1"), F.locate("bc", "s", 3).alias("l2"),
+        F.locate("bc", "s", 0).alias("l3"), F.locate("z", "s", 9).alias("l4"),
+        F.sequence("a", "b").alias("q1"), F.sequence("b", "a").alias("q2"),
+        F.sequence(F.lit(1), F.lit(10), F.lit(3)).alias("q3")))
