@@ -79,6 +79,31 @@ impl Gateway {
         Ok(Ok(()))
     }
 
+    /// Runs `plan` to the end: its column names and all its rows (a `show()`'s, an
+    /// observation's: small results).
+    async fn collected(
+        &self,
+        session: &Session,
+        plan: datafusion::logical_expr::LogicalPlan,
+        operation: &Arc<sparkling_engine::session::Operation>,
+        interrupted: &watch::Receiver<bool>,
+    ) -> Result<(Vec<String>, Vec<arrow::record_batch::RecordBatch>)> {
+        let names = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let stream = self
+            .engine
+            .execute(session, plan, operation, interrupted.clone())
+            .await?;
+        let batches = datafusion::physical_plan::common::collect(stream)
+            .await
+            .map_err(sparkling_engine::EngineError::from)?;
+        Ok((names, batches))
+    }
+
     /// The metrics of one observation (`df.observe`), computed over what the query
     /// read, as PySpark's `Observation.get` reads them.
     async fn observed_metrics(
@@ -88,20 +113,9 @@ impl Gateway {
         operation: &Arc<sparkling_engine::session::Operation>,
         interrupted: &watch::Receiver<bool>,
     ) -> Result<sparkling_proto::spark::execute_plan_response::ObservedMetrics> {
-        let keys: Vec<String> = observation
-            .plan
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        let stream = self
-            .engine
-            .execute(session, observation.plan, operation, interrupted.clone())
+        let (keys, batches) = self
+            .collected(session, observation.plan, operation, interrupted)
             .await?;
-        let batches = datafusion::physical_plan::common::collect(stream)
-            .await
-            .map_err(sparkling_engine::EngineError::from)?;
         let batch = batches
             .iter()
             .find(|b| b.num_rows() > 0)
@@ -156,20 +170,9 @@ impl Gateway {
                 vertical,
                 html,
             } => {
-                let names: Vec<String> = plan
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
-                let stream = self
-                    .engine
-                    .execute(session, plan, operation, interrupted.clone())
+                let (names, batches) = self
+                    .collected(session, plan, operation, interrupted)
                     .await?;
-                let batches: Vec<arrow::record_batch::RecordBatch> =
-                    datafusion::physical_plan::common::collect(stream)
-                        .await
-                        .map_err(sparkling_engine::EngineError::from)?;
                 let options = sparkling_spark::show::ShowOptions {
                     num_rows,
                     truncate,

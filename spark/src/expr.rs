@@ -587,10 +587,9 @@ impl<'a> Scope<'a> {
             None => return Err(SparkError::invalid("cast without a type")),
         };
         let expr = self.expr(child)?;
-        let text = matches!(
-            expr.get_type(self.schema),
-            Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-        );
+        let text = expr
+            .get_type(self.schema)
+            .is_ok_and(|t| crate::types::is_string(&t));
         if text
             && let DataType::Timestamp(unit, Some(_)) = &to
             && EvalMode::try_from(c.eval_mode) != Ok(EvalMode::Try)

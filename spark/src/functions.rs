@@ -150,12 +150,41 @@ pub fn in_session_zone(state: &SessionState, naive: Expr) -> Expr {
 
 /// A date, timestamp or date text as a date (Spark casts text implicitly).
 fn as_date(e: Expr, schema: &datafusion::common::DFSchema) -> Result<Expr> {
-    Ok(match e.get_type(schema)? {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            Expr::Cast(Cast::new(Box::new(e), DataType::Date32))
-        }
-        _ => e,
+    Ok(if crate::types::is_string(&e.get_type(schema)?) {
+        Expr::Cast(Cast::new(Box::new(e), DataType::Date32))
+    } else {
+        e
     })
+}
+
+/// The first argument of `to_timestamp(x[, pattern])` and its kin parsed to a
+/// timestamp without a zone when it is text (by the Java pattern if given, else as
+/// Arrow casts text, whose type does not depend on the session's settings, which
+/// executors do not have); otherwise as it is. Also whether it was text.
+fn parsed_timestamp(
+    state: &SessionState,
+    schema: &datafusion::common::DFSchema,
+    mut args: Vec<Expr>,
+    function: &str,
+) -> Result<(Expr, bool)> {
+    let text = args[0]
+        .get_type(schema)
+        .is_ok_and(|t| crate::types::is_string(&t));
+    if args.len() == 2 {
+        let format = java_datetime_format(&string_arg(&args, 1, function)?);
+        args[1] = lit(format);
+        return Ok((scalar(state, "to_timestamp_micros", args)?, text));
+    }
+    let value = args.swap_remove(0);
+    let parsed = if text {
+        Expr::Cast(Cast::new(
+            Box::new(value),
+            DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+        ))
+    } else {
+        value
+    };
+    Ok((parsed, text))
 }
 
 /// The expression of a Spark function call (or operator) on `arguments`.
@@ -833,25 +862,10 @@ pub fn call(
             args[1] = lit(format);
             scalar(state, "to_date", args)?
         }
-        "to_timestamp" => {
+        "to_timestamp" | "to_timestamp_ltz" => {
             // Text in the session's time zone, with a Java pattern if given.
             arity(&name, &args, &[1, 2])?;
-            let text = matches!(
-                args[0].get_type(schema),
-                Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-            );
-            let parsed = if args.len() == 2 {
-                let format = java_datetime_format(&string_arg(&args, 1, &name)?);
-                args[1] = lit(format);
-                scalar(state, "to_timestamp_micros", args)?
-            } else {
-                // Arrow's parsing: its type does not depend on the session's settings,
-                // which executors do not have.
-                Expr::Cast(Cast::new(
-                    Box::new(one(&mut args)),
-                    DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
-                ))
-            };
+            let (parsed, text) = parsed_timestamp(state, schema, args, &name)?;
             if text {
                 in_session_zone(state, parsed)
             } else {
@@ -863,6 +877,15 @@ pub fn call(
                     ),
                 ))
             }
+        }
+        "to_timestamp_ntz" => {
+            // Text as a time without a zone, with a Java pattern if given.
+            arity(&name, &args, &[1, 2])?;
+            let (parsed, _) = parsed_timestamp(state, schema, args, &name)?;
+            Expr::Cast(Cast::new(
+                Box::new(parsed),
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+            ))
         }
         "from_unixtime" => {
             arity(&name, &args, &[1, 2])?;
@@ -889,10 +912,9 @@ pub fn call(
             args.truncate(1);
             let value = args.remove(0);
             // A timestamp or date counts as it is; a string parses with the pattern.
-            let is_string = matches!(
-                value.get_type(schema),
-                Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-            );
+            let is_string = value
+                .get_type(schema)
+                .is_ok_and(|t| crate::types::is_string(&t));
             let mut call = vec![value];
             if is_string {
                 call.push(lit(java_datetime_format(&pattern)));
@@ -1365,27 +1387,6 @@ pub fn call(
                 DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into())),
             ))
         }
-        "to_timestamp_ltz" | "to_timestamp_ntz" => {
-            arity(&name, &args, &[1, 2])?;
-            let parsed = if args.len() == 2 {
-                let format = java_datetime_format(&string_arg(&args, 1, &name)?);
-                args[1] = lit(format);
-                scalar(state, "to_timestamp_micros", args)?
-            } else {
-                Expr::Cast(Cast::new(
-                    Box::new(one(&mut args)),
-                    DataType::Timestamp(
-                        arrow::datatypes::TimeUnit::Microsecond,
-                        Some("UTC".into()),
-                    ),
-                ))
-            };
-            let zone = (name == "to_timestamp_ltz").then(|| "UTC".into());
-            Expr::Cast(Cast::new(
-                Box::new(parsed),
-                DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, zone),
-            ))
-        }
         "array_compact" => {
             arity(&name, &args, &[1])?;
             crate::lambda::without_nulls(state, one(&mut args))?
@@ -1469,12 +1470,8 @@ fn registry(
         }
         // And dates written as text where a function takes a date (`date_add('2015-04-08', 1)`).
         let mut dated = args.clone();
-        if let Some(a) = dated.first_mut()
-            && a.get_type(schema).is_ok_and(|t| {
-                matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-            })
-        {
-            *a = Expr::Cast(Cast::new(Box::new(a.clone()), DataType::Date32));
+        if let Some(a) = dated.first_mut() {
+            *a = as_date(a.clone(), schema)?;
         }
         for candidate in [all, first, dated] {
             if candidate != args {

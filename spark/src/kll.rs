@@ -24,7 +24,6 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, ScalarFunctionArgs, ScalarUDF,
     ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::physical_expr::expressions::Literal;
 
 const TAG: u8 = b'K';
 const DEFAULT_K: u16 = 200;
@@ -348,11 +347,8 @@ impl AggregateUDFImpl for KllAggregate {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let k = match args
-            .exprs
-            .get(1)
-            .and_then(|e| e.as_any().downcast_ref::<Literal>())
-            .map(|l| l.value().cast_to(&DataType::Int64))
+        let k = match crate::sketch::literal_argument(&args)
+            .map(|v| v.cast_to(&DataType::Int64))
             .transpose()?
         {
             None => DEFAULT_K,

@@ -1543,8 +1543,7 @@ impl<'c, C: PlanContext> Planner<'c, C> {
 fn fill_applies(value: &ScalarValue, t: &DataType) -> bool {
     let v = value.data_type();
     (v.is_numeric() && t.is_numeric())
-        || (matches!(v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-            && matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View))
+        || (crate::types::is_string(&v) && crate::types::is_string(t))
         || (v == DataType::Boolean && *t == DataType::Boolean)
 }
 

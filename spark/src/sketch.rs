@@ -288,8 +288,9 @@ struct SketchAggregate {
     signature: Signature,
 }
 
-/// The second argument's value, when it is a literal (`lgConfigK`, the union flag).
-fn literal_argument(args: &AccumulatorArgs<'_>) -> Option<ScalarValue> {
+/// The second argument's value, when it is a literal (`lgConfigK`, the union flag,
+/// KLL's `k`).
+pub(crate) fn literal_argument(args: &AccumulatorArgs<'_>) -> Option<ScalarValue> {
     args.exprs
         .get(1)
         .and_then(|e| e.as_any().downcast_ref::<Literal>())

@@ -95,17 +95,13 @@ fn described_columns(input: &LogicalPlan) -> Vec<Column> {
     input
         .schema()
         .iter()
-        .filter(|(_, f)| is_number(f.data_type()) || is_string(f.data_type()))
+        .filter(|(_, f)| is_number(f.data_type()) || crate::types::is_string(f.data_type()))
         .map(|(q, f)| Column::new(q.cloned(), f.name()))
         .collect()
 }
 
 fn is_number(t: &DataType) -> bool {
     t.is_numeric()
-}
-
-fn is_string(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
 fn aggregate(state: &SessionState, name: &str, args: Vec<Expr>) -> Result<Expr> {

@@ -559,6 +559,14 @@ impl<'a> DdlParser<'a> {
     }
 }
 
+/// Whether `t` is text (Spark's `string`).
+pub fn is_string(t: &ArrowType) -> bool {
+    matches!(
+        t,
+        ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View
+    )
+}
+
 /// The Arrow type Spark's clients read for `t`, where it differs: unsigned integers
 /// as the signed type (or decimal) [`spark_type`] reports them as, string and binary
 /// views as plain strings and binaries (PySpark cannot convert views), inside lists,
