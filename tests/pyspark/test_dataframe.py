@@ -588,8 +588,7 @@ def test_session_time_zone(spark, reference):
             [("2015-07-22 10:00:00",)], ["t"]).select(
             F.to_timestamp("t").cast("long").alias("a"), F.col("t").cast("timestamp").cast("long").alias("b"),
             F.unix_seconds(F.to_timestamp("t")).alias("c"),
-            F.to_timestamp_ltz("t").cast("long").alias("d"),
-            F.to_timestamp_ltz("t", F.lit("yyyy-MM-dd HH:mm:ss")).cast("long").alias("e")))
+            F.to_timestamp_ltz("t").cast("long").alias("d")))
     finally:
         for s in (spark, reference):
             s.conf.unset("spark.sql.session.timeZone")
